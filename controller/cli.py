@@ -1,0 +1,180 @@
+"""The `ambience` command line (also `python -m controller`).
+
+Exit codes: 0 ok, 1 invalid input (one clear line per error, never a traceback), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from profiles.errors import ProfileError
+from profiles.loader import check_files, load_venue, profile_schema, venue_schema
+from profiles.venue import VenueConfig
+
+from .record import EventRecord
+
+log = logging.getLogger("ambience")
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ambience", description="Make a venue's room belong to the community that has just walked in."
+    )
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="a whole simulated venue on this machine, live in the terminal")
+    demo.add_argument("--port", type=int, default=8000, help="port of the API and dashboard (when installed)")
+    demo.add_argument(
+        "--scenario",
+        choices=["evening", "none"],
+        default="evening",
+        help="'evening' plays a scripted evening; 'none' waits for check-ins from outside",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="venue minutes per real second (default 60 for the evening, 1 for none)",
+    )
+    demo.add_argument("--config", type=Path, default=None, help="venue config (default: examples/venue.yaml)")
+    demo.add_argument("--duration", type=float, default=None, help="stop by itself after this many seconds")
+    demo.add_argument("--no-mosquitto", action="store_true", help="use the embedded broker even if mosquitto exists")
+
+    run = sub.add_parser("run", help="the edge service: controller against the configured broker and devices")
+    run.add_argument("--config", type=Path, required=True)
+
+    sim = sub.add_parser("sim", help="only the simulated devices of a venue, against the configured broker")
+    sim.add_argument("--config", type=Path, required=True)
+    sim.add_argument("--url", help="broker URL (default: the config's mqtt.url)")
+
+    check = sub.add_parser("check", help="validate venue configs and profile files")
+    check.add_argument("files", nargs="+", type=Path)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of a profile or a venue config")
+    schema.add_argument("kind", choices=["profile", "venue"])
+
+    events = sub.add_parser("events", help="print the event record")
+    events.add_argument("--config", type=Path, required=True)
+    events.add_argument("--since", type=int, default=0, help="only events with an id above this")
+    events.add_argument("--type", dest="type_", default=None, help="only events of this type")
+    events.add_argument("--limit", type=int, default=None)
+    events.add_argument("--follow", action="store_true", help="keep printing new events as they are recorded")
+    events.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "check":
+            return _check(args.files)
+        if args.command == "schema":
+            print(json.dumps(profile_schema() if args.kind == "profile" else venue_schema(), indent=2))
+            return EXIT_OK
+        if args.command == "run":
+            return _run(_venue(args.config))
+        if args.command == "sim":
+            return _sim(args.config, args.url)
+        if args.command == "events":
+            return _events(_venue(args.config), args.since, args.type_, args.limit, args.follow, args.json)
+        if args.command == "demo":
+            from .demo import run_demo
+
+            return run_demo(args)
+    except ProfileError as exc:
+        for error in exc.errors:
+            print(f"error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+def _venue(path: Path) -> VenueConfig:
+    try:
+        return load_venue(path)
+    except ProfileError as exc:
+        raise ProfileError([type(e)(f"{path}: {e.path}", e.message) for e in exc.errors]) from None
+
+
+def _check(files: Sequence[Path]) -> int:
+    errors = check_files(files)
+    for name, error in errors:
+        print(f"{name}: {error}")
+    bad = {name for name, _ in errors}
+    for path in files:
+        if str(path) not in bad:
+            print(f"{path}: ok")
+    return EXIT_INVALID if errors else EXIT_OK
+
+
+def _run(venue: VenueConfig) -> int:
+    from .service import Service
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await Service(venue).run(stop)
+
+    asyncio.run(serve())
+    return EXIT_OK
+
+
+def _sim(config: Path, url: str | None) -> int:
+    """The simulator is the other side of the wire: it runs as its own program, sharing no code with us."""
+    cmd = [sys.executable, "-m", "firmware_sim", "--config", str(config)]
+    if url:
+        cmd += ["--url", url]
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        return proc.wait()
+
+
+def _events(venue: VenueConfig, since: int, type_: str | None, limit: int | None, follow: bool, as_json: bool) -> int:
+    if not Path(venue.store.path).exists():
+        print(f"error: no event record at {venue.store.path}", file=sys.stderr)
+        return EXIT_INVALID
+    record = EventRecord(venue.store.path, venue.venue.id)
+    printed = 0
+    try:
+        while True:
+            batch = record.read(since, type_, 1000 if limit is None else min(1000, limit - printed))
+            for event in batch:
+                if as_json:
+                    print(json.dumps(event.to_json(), separators=(",", ":")))
+                else:
+                    payload = json.dumps(event.payload, separators=(",", ":"))
+                    print(f"{event.id:>8}  {event.ts.isoformat(timespec='milliseconds')}  {event.type:<18} {payload}")
+                since = event.id
+                printed += 1
+            sys.stdout.flush()
+            if limit is not None and printed >= limit:
+                return EXIT_OK
+            if not batch and not follow:
+                return EXIT_OK
+            if not batch:
+                time.sleep(0.5)
+    finally:
+        record.close()

@@ -1,0 +1,271 @@
+"""`ambience demo`: a whole simulated venue on one machine, live in the terminal.
+
+It starts a broker (Mosquitto when installed, else the embedded amqtt broker), the venue's simulated devices as
+their own process (`python -m firmware_sim`: the other side of the wire shares no code with us), and the service
+in this process. The evening scenario then plays kiosk check-ins over MQTT exactly as a real kiosk would.
+
+Venue time runs `speed` times faster than real time (60 by default for the scripted evening: a minute a second),
+so phases and expiry happen while you watch; the event record carries venue time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from profiles.loader import load_profile, load_venue
+from profiles.venue import VenueConfig
+
+from .broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from .bus import BrokerAddress
+from .demo_view import render
+from .service import Service
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+class VenueClock:
+    """Venue time: starts now and runs `speed` times faster than the wall clock."""
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._t0 = time.monotonic()
+        self._start = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self._start + timedelta(seconds=(time.monotonic() - self._t0) * self.speed)
+
+    def real_seconds(self, venue_minutes: float) -> float:
+        return venue_minutes * 60.0 / self.speed
+
+
+@dataclass(frozen=True)
+class Step:
+    minute: float  # venue minutes after the doors open
+    say: str
+    topic: str  # "checkin", "checkout" or "profile"
+    payloads: tuple[dict[str, Any], ...]
+
+
+def evening(venue_id: str) -> list[Step]:
+    """Two communities arrive, one grows past the other, an organiser turns it up, a phase begins, all leave."""
+    bc = "book-club"
+    stg = "spicy-tech-gossip"
+    spicy = load_profile(EXAMPLES / "profiles" / f"{stg}.yaml").model_dump(mode="json", exclude_none=True)
+    louder = {**spicy, "audio": {**spicy.get("audio", {}), "volume": 85}}
+
+    def members(community: str, *ids: str) -> tuple[dict[str, Any], ...]:
+        return tuple({"member_id": i, "community_id": community} for i in ids)
+
+    return [
+        Step(
+            1,
+            "two book-club members arrive: quorum reached, the room turns to reading light",
+            "checkin",
+            members(bc, "ana", "ben"),
+        ),
+        Step(
+            5,
+            "one spicy-tech-gossip member arrives: below their quorum of 2, nothing changes",
+            "checkin",
+            members(stg, "sam"),
+        ),
+        Step(
+            7,
+            "a kiosk scans a card for a community this venue does not know: rejected",
+            "checkin",
+            ({"member_id": "zed", "community_id": "chess-club"},),
+        ),
+        Step(
+            9,
+            "two more spicy-tech-gossip members: 3 > 2, they take over the room",
+            "checkin",
+            members(stg, "sia", "raj"),
+        ),
+        Step(
+            15,
+            "their organiser turns the volume to 85 from the hub: the venue caps it at 70",
+            "profile",
+            (louder,),
+        ),
+        Step(
+            20,
+            "the gossip draws a crowd: 6 more arrive, occupancy rules adjust volume and heat",
+            "checkin",
+            members(stg, "lu", "mo", "kim", "tao", "eve", "ira"),
+        ),
+        Step(60, "45 minutes in: the spicy-tech-gossip 'wind-down' phase dims the room", "checkin", ()),
+        Step(
+            70,
+            "closing time: everyone checks out, the house profile returns",
+            "checkout",
+            tuple(
+                {"member_id": m} for m in ("ana", "ben", "sam", "sia", "raj", "lu", "mo", "kim", "tao", "eve", "ira")
+            ),
+        ),
+    ]
+
+
+class Kiosk:
+    """A kiosk as venues have them: its own MQTT client publishing check-ins with QoS 1."""
+
+    def __init__(self, url: str, venue_id: str) -> None:
+        address = BrokerAddress.parse(url)
+        self.venue_id = venue_id
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"demo-kiosk-{venue_id}", protocol=mqtt.MQTTv311
+        )
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+
+    def publish(self, step: Step) -> None:
+        for payload in step.payloads:
+            if step.topic == "profile":
+                topic = f"ambience/profiles/{payload['community_id']}"
+                self.client.publish(topic, json.dumps(payload), qos=1, retain=True)
+            else:
+                self.client.publish(f"ambience/{self.venue_id}/{step.topic}", json.dumps(payload), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _demo_venue(config: Path, broker_url: str, data_dir: Path) -> VenueConfig:
+    venue = load_venue(config)
+    return venue.model_copy(
+        update={
+            "mqtt": venue.mqtt.model_copy(update={"url": broker_url}),
+            "store": venue.store.model_copy(update={"path": str(data_dir / "ambience.db")}),
+        }
+    )
+
+
+async def _play(steps: list[Step], clock: VenueClock, kiosk: Kiosk, narrate: Callable[[str], None]) -> None:
+    t0 = time.monotonic()
+    for step in steps:
+        delay = t0 + clock.real_seconds(step.minute) - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        narrate(f"[{step.minute:>3.0f} min] {step.say}")
+        kiosk.publish(step)
+    narrate("the scripted evening is over; the venue keeps running (Ctrl-C to stop)")
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    config = args.config or EXAMPLES / "venue.yaml"
+    speed = args.speed or (60.0 if args.scenario == "evening" else 1.0)
+    data_dir = Path(tempfile.mkdtemp(prefix="ambience-demo-"))
+    broker: MosquittoBroker | EmbeddedBroker
+    if find_mosquitto() and not args.no_mosquitto:
+        broker = MosquittoBroker(data_dir / "mosquitto")
+        broker.start()
+        broker_name = "mosquitto"
+    else:
+        broker = EmbeddedBroker()
+        await broker.start()
+        broker_name = "embedded amqtt"
+    venue = _demo_venue(config, broker.url, data_dir)
+    sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before the loop has anything to do
+        [
+            sys.executable,
+            "-m",
+            "firmware_sim",
+            "--config",
+            str(config),
+            "--url",
+            broker.url,
+            "--log-level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    clock = VenueClock(speed)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if args.duration:
+        loop.call_later(args.duration, stop.set)
+    tty = sys.stdout.isatty()
+    narration: list[str] = []
+
+    def narrate(line: str) -> None:
+        narration.append(line)
+        if not tty:
+            print(line, flush=True)
+
+    print(
+        f"ambience demo: venue {venue.venue.id} with {len(venue.devices)} simulated devices on {broker_name} "
+        f"at {broker.url}; record in {data_dir}; venue time x{speed:g}. Ctrl-C stops everything.",
+        flush=True,
+    )
+    print(
+        "kiosk check-in from another terminal: mosquitto_pub -p "
+        f"{broker.url.rsplit(':', 1)[1]} -t ambience/{venue.venue.id}/checkin -q 1 "
+        '-m \'{"member_id":"you","community_id":"book-club"}\'',
+        flush=True,
+    )
+    kiosk: Kiosk | None = None
+    service = Service(venue, clock=clock)
+    try:
+        async with service:
+            kiosk = Kiosk(broker.url, venue.venue.id)
+            tasks = []
+            if args.scenario == "evening":
+                tasks.append(asyncio.create_task(_play(evening(venue.venue.id), clock, kiosk, narrate)))
+            last_event = 0
+            while not stop.is_set():
+                if tty:
+                    sys.stdout.write(render(service, clock(), speed, narration[-3:]))
+                    sys.stdout.flush()
+                elif service.record is not None:
+                    for event in service.record.read(last_event, None, 200):
+                        last_event = event.id
+                        if event.type not in ("device_state", "command_sent"):
+                            print(
+                                f"  {event.type}: {json.dumps(event.payload, separators=(',', ':'))}",
+                                flush=True,
+                            )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+            for task in tasks:
+                task.cancel()
+    finally:
+        if kiosk is not None:
+            kiosk.close()
+        if sim.poll() is None:
+            sim.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(sim.wait, 10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+        if isinstance(broker, MosquittoBroker):
+            broker.stop()
+        else:
+            await broker.stop()
+    print("\nambience demo stopped: broker, devices and service are down.", flush=True)
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_demo(args))
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,64 @@
+"""plan: desired ambience vs. what each device reported => the minimal commands. Pure; time is an argument.
+
+A device gets only the attributes that differ (within the named tolerances of `devices.compare`), nothing while
+it is offline, and the whole desired state when it has just come back (it may have lost power and forgotten).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from devices.compare import differences
+from devices.states import DeviceState
+from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN
+from profiles.venue import DeviceConfig
+
+from .resolve import ALL_ZONES, ZoneAmbience
+from .shadow import Shadow
+
+DEFAULT_MIRED_RANGE = (Z2M_MIRED_MIN, Z2M_MIRED_MAX)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    device_id: str
+    change: DeviceState
+    transition_s: float | None = None
+
+
+def desired_for(device: DeviceConfig, zones: Mapping[str, ZoneAmbience]) -> tuple[DeviceState | None, float | None]:
+    """The desired state of one device, and the light transition to use; (None, None) if nothing is wanted."""
+    zone = zones.get(device.zone) or zones.get(ALL_ZONES)
+    if zone is None:
+        return None, None
+    if device.kind == "light":
+        return zone.light, zone.transition_s
+    if device.kind == "thermostat":
+        return zone.climate, None
+    if device.kind == "speaker":
+        return zone.audio, None
+    return zone.scent, None
+
+
+def plan(
+    devices: Iterable[DeviceConfig],
+    zones: Mapping[str, ZoneAmbience],
+    shadows: Mapping[str, Shadow],
+    now: datetime,
+) -> list[Command]:
+    commands: list[Command] = []
+    empty = Shadow()
+    for device in devices:
+        desired, transition = desired_for(device, zones)
+        if desired is None:
+            continue
+        shadow = shadows.get(device.id, empty)
+        if shadow.online is False:
+            continue
+        mireds = device.color_temp_range or DEFAULT_MIRED_RANGE
+        change = differences(desired, None if shadow.resync else shadow.expected(now), mired_range=mireds)
+        if change is not None:
+            commands.append(Command(device.id, change, transition))
+    return commands

@@ -1,0 +1,275 @@
+"""The event record: every check-in, change and reading, in SQLite (WAL) before it is acknowledged.
+
+One writer thread owns the write connection and commits in batches: whatever queued up while the previous commit
+was being synced goes into the next transaction (group commit). That keeps "durable before acknowledged" for each
+event while the cost of a sync is shared, so a burst of check-ins does not queue behind one fsync each.
+
+Event ids are assigned when an event is emitted, in emission order, from the table's AUTOINCREMENT sequence, so
+ids only ever grow, even after pruning. The same transaction can carry state mutations (presence, controller
+state) so the record and the state it explains never disagree after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    venue TEXT NOT NULL,
+    type TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_type ON events(type, id);
+CREATE TABLE IF NOT EXISTS presence (
+    member_id TEXT PRIMARY KEY,
+    community_id TEXT NOT NULL,
+    checked_in_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS controller_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+Mutation = tuple[str, Sequence[Any]]  # an SQL statement and its parameters, run in the event's transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    ts: datetime
+    venue: str
+    type: str
+    payload: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ts": self.ts.isoformat(),
+            "venue": self.venue,
+            "type": self.type,
+            **self.payload,
+        }
+
+
+@dataclass(slots=True)
+class _Pending:
+    event: Event
+    mutations: Sequence[Mutation]
+    future: asyncio.Future[int] | None
+    loop: asyncio.AbstractEventLoop | None
+
+
+_STOP = object()
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")  # the WAL is synced on every commit: durable across power loss
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class EventRecord:
+    """Append-only record of a venue's events, with the small amount of state the controller must keep."""
+
+    def __init__(self, path: Path | str, venue_id: str) -> None:
+        self.path = Path(path)
+        self.venue_id = venue_id
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._write = connect(self.path)
+        self._write.executescript(SCHEMA)
+        self._read = connect(self.path)
+        self._read_lock = threading.Lock()
+        row = self._write.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
+        self._next_id = (int(row[0]) if row else 0) + 1
+        self._id_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Pending | threading.Event | object] = queue.SimpleQueue()
+        self._failed: BaseException | None = None
+        self.committed_id = self._next_id - 1
+        self._thread = threading.Thread(target=self._writer, name="event-record", daemon=True)
+        self._thread.start()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def emit(
+        self,
+        type_: str,
+        payload: dict[str, Any],
+        ts: datetime,
+        mutations: Sequence[Mutation] = (),
+        *,
+        durable: bool = False,
+    ) -> asyncio.Future[int] | None:
+        """Queue an event; with `durable`, return a future (of the running loop) that resolves once it is committed."""
+        if self._failed is not None:
+            raise RuntimeError("event record failed") from self._failed
+        with self._id_lock:
+            event = Event(self._next_id, ts, self.venue_id, type_, payload)
+            self._next_id += 1
+            future: asyncio.Future[int] | None = None
+            loop: asyncio.AbstractEventLoop | None = None
+            if durable:
+                loop = asyncio.get_running_loop()
+                future = loop.create_future()
+            self._queue.put(_Pending(event, mutations, future, loop))
+        return future
+
+    async def append(
+        self, type_: str, payload: dict[str, Any], ts: datetime, mutations: Sequence[Mutation] = ()
+    ) -> int:
+        """Record an event and wait until it is durable; returns its id."""
+        future = self.emit(type_, payload, ts, mutations, durable=True)
+        assert future is not None
+        return await future
+
+    def _writer(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < 5000 and batch[-1] is not _STOP:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._commit([item for item in batch if isinstance(item, _Pending)])
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if batch[-1] is _STOP:
+                return
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        if not batch:
+            return
+        try:
+            conn = self._write
+            conn.execute("BEGIN IMMEDIATE")
+            for item in batch:
+                e = item.event
+                conn.execute(
+                    "INSERT INTO events(id, ts, venue, type, payload) VALUES (?, ?, ?, ?, ?)",
+                    (e.id, e.ts.isoformat(), e.venue, e.type, json.dumps(e.payload, separators=(",", ":"))),
+                )
+                for sql, params in item.mutations:
+                    conn.execute(sql, params)
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            log.exception("event record: commit of %d events failed", len(batch))
+            self._failed = exc
+            with contextlib.suppress(sqlite3.Error):
+                self._write.execute("ROLLBACK")
+            for item in batch:
+                if item.future is not None and item.loop is not None:
+                    item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+            return
+        self.committed_id = batch[-1].event.id
+        for item in batch:
+            if item.future is not None and item.loop is not None:
+                item.loop.call_soon_threadsafe(_set_result, item.future, item.event.id)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Block until everything emitted so far is committed (for shutdown and tools, not the event loop)."""
+        if not self._thread.is_alive():
+            return False
+        barrier = threading.Event()
+        self._queue.put(barrier)
+        return barrier.wait(timeout_s)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(30)
+        self._write.close()
+        self._read.close()
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def read(self, since: int = 0, type_: str | None = None, limit: int = 1000) -> list[Event]:
+        """Committed events with id > since, oldest first."""
+        sql = "SELECT id, ts, venue, type, payload FROM events WHERE id > ?"
+        params: list[Any] = [since]
+        if type_ is not None:
+            sql += " AND type = ?"
+            params.append(type_)
+        sql += " ORDER BY id LIMIT ?"
+        params.append(limit)
+        with self._read_lock:
+            rows = self._read.execute(sql, params).fetchall()
+        return [_event(row) for row in rows]
+
+    def iter_all(self, type_: str | None = None, batch: int = 1000) -> Iterator[Event]:
+        since = 0
+        while True:
+            events = self.read(since, type_, batch)
+            if not events:
+                return
+            yield from events
+            since = events[-1].id
+
+    def presence_rows(self) -> list[tuple[str, str, datetime]]:
+        with self._read_lock:
+            rows = self._read.execute("SELECT member_id, community_id, checked_in_at FROM presence").fetchall()
+        return [(m, c, datetime.fromisoformat(t)) for m, c, t in rows]
+
+    def state(self, key: str) -> Any:
+        with self._read_lock:
+            row = self._read.execute("SELECT value FROM controller_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    id_, ts, venue, type_, payload = row
+    return Event(int(id_), datetime.fromisoformat(ts), venue, type_, json.loads(payload))
+
+
+def _set_result(future: asyncio.Future[int], value: int) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[int], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+# Mutations the controller runs in the same transaction as the event that explains them.
+
+
+def presence_upsert(member_id: str, community_id: str, at: datetime) -> Mutation:
+    return (
+        "INSERT INTO presence(member_id, community_id, checked_in_at) VALUES (?, ?, ?) "
+        "ON CONFLICT(member_id) DO UPDATE SET community_id = excluded.community_id, "
+        "checked_in_at = excluded.checked_in_at",
+        (member_id, community_id, at.isoformat()),
+    )
+
+
+def presence_delete(member_id: str) -> Mutation:
+    return ("DELETE FROM presence WHERE member_id = ?", (member_id,))
+
+
+def state_set(key: str, value: Any) -> Mutation:
+    return (
+        "INSERT INTO controller_state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (key, json.dumps(value, separators=(",", ":"))),
+    )
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

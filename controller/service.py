@@ -1,0 +1,613 @@
+"""The edge service: one asyncio loop wiring presence -> resolve -> plan -> drivers, and recording every step.
+
+Flow (DESIGN.md): MQTT messages arrive on `Bus.messages`; each is turned into our own values at once (a check-in,
+a profile, a device report) and applied to the service's state. A reconcile then reads the clock once, resolves
+the desired ambience, records what changed, and plans the minimal commands. Commands go through a leading-edge
+coalescing window per device: the first goes out at once, what follows inside the window is re-planned from the
+latest desired state when the window ends (latest state wins, never more than one command per device per window).
+
+Kiosk check-ins are acknowledged to the broker only after their event is committed to the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from devices.states import DeviceState
+from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
+from profiles.errors import FieldError, ProfileError
+from profiles.loader import parse_profile
+from profiles.profile import Profile
+from profiles.store import ProfileStore
+from profiles.venue import DeviceConfig, VenueConfig
+
+from . import record as rec
+from .bus import Bus, Message, Will
+from .plan import DEFAULT_MIRED_RANGE, Command, plan
+from .presence import CheckIn, Member, Presence, check_in, check_out, expire
+from .resolve import Resolution, ZoneAmbience, resolve
+from .shadow import Shadow, on_availability, on_command, on_report
+
+log = logging.getLogger(__name__)
+
+MEMBER_ID_MAX = 128
+
+
+@dataclass(slots=True)
+class Stats:
+    checkins: int = 0
+    commands_sent: int = 0
+    commands_deferred: int = 0
+    messages: int = 0
+    rejected: int = 0
+    reconciles: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    status: str
+    checkin: str
+    checkout: str
+    state: str
+    rejected: str
+    profiles: str = "ambience/profiles/"
+
+    @staticmethod
+    def of(venue_id: str) -> Topics:
+        prefix = f"ambience/{venue_id}"
+        return Topics(
+            f"{prefix}/status",
+            f"{prefix}/checkin",
+            f"{prefix}/checkout",
+            f"{prefix}/state",
+            f"{prefix}/rejected",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MqttDevice:
+    config: DeviceConfig
+    state_topic: str
+    set_topic: str
+    availability_topic: str
+
+
+@dataclass
+class _Coalescer:
+    """Leading-edge window per device: when each device may be sent its next command (loop time)."""
+
+    window_s: float
+    next_ok: dict[str, float] = field(default_factory=dict)
+
+    def admit(self, device_id: str, now: float) -> float | None:
+        """None if a command may go out now (and opens the window); else the loop time it may go out."""
+        at = self.next_ok.get(device_id, 0.0)
+        if now >= at:
+            self.next_ok[device_id] = now + self.window_s
+            return None
+        return at
+
+
+class Service:
+    """`await Service(venue).run(stop)` runs until `stop` is set; `async with` for finer control in tests."""
+
+    def __init__(
+        self,
+        venue: VenueConfig,
+        *,
+        clock: Callable[[], datetime] = rec.utc_now,
+        env: Mapping[str, str] | None = None,
+        coalesce_window_s: float = 0.25,
+        tick_s: float = 1.0,
+        settle_s: float = 0.3,
+        max_reconnect_delay_s: int = 30,
+    ) -> None:
+        self.venue = venue
+        self.clock = clock
+        self.env = os.environ if env is None else env
+        self.tick_s = tick_s
+        self.settle_s = settle_s
+        self.topics = Topics.of(venue.venue.id)
+        self.stats = Stats()
+        base = venue.mqtt.base_topic
+        self.devices: dict[str, DeviceConfig] = {}
+        self.mqtt_devices: dict[str, MqttDevice] = {}
+        self._by_state_topic: dict[str, MqttDevice] = {}
+        self._by_availability_topic: dict[str, MqttDevice] = {}
+        for device in venue.devices:
+            if device.driver != "mqtt" or device.topic is None:
+                log.warning(
+                    "device %s: driver %s is not supported by this version; left alone",
+                    device.id,
+                    device.driver,
+                )
+                continue
+            md = MqttDevice(
+                device,
+                f"{base}/{device.topic}",
+                f"{base}/{device.topic}/set",
+                f"{base}/{device.topic}/availability",
+            )
+            self.devices[device.id] = device
+            self.mqtt_devices[device.id] = md
+            self._by_state_topic[md.state_topic] = md
+            self._by_availability_topic[md.availability_topic] = md
+        self.profiles: dict[str, Profile] = {}
+        self.presence = Presence()
+        self.activations: dict[str, datetime] = {}
+        self.resolution: Resolution | None = None
+        self.shadows: dict[str, Shadow] = {d: Shadow() for d in self.devices}
+        self._coalescer = _Coalescer(coalesce_window_s)
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._wake = asyncio.Event()
+        self._settled_at: float | None = None
+        self._state_json: str | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._max_reconnect_delay_s = max_reconnect_delay_s
+        self.record: rec.EventRecord | None = None
+        self.store: ProfileStore | None = None
+        self.bus: Bus | None = None
+        self.started = asyncio.Event()
+
+    # -- lifetime --------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async with self:
+            await stop.wait()
+
+    async def __aenter__(self) -> Service:
+        venue = self.venue
+        now = self.clock()
+        self.record = rec.EventRecord(venue.store.path, venue.venue.id)
+        self.store = ProfileStore(venue.store.path)
+        if venue.profiles_dir:
+            for version in await asyncio.to_thread(self.store.seed_from_dir, Path(venue.profiles_dir), now):
+                self._emit(
+                    "profile_updated",
+                    {
+                        "community_id": version.community_id,
+                        "version": version.version,
+                        "etag": version.etag,
+                        "author": version.author,
+                    },
+                    now,
+                )
+        self.profiles = dict(await asyncio.to_thread(self.store.latest_all))
+        self.presence = Presence.of(Member(m, c, t) for m, c, t in self.record.presence_rows())
+        saved = self.record.state("activations") or {}
+        self.activations = {c: datetime.fromisoformat(t) for c, t in saved.items()}
+        password = None
+        if venue.mqtt.password_env:
+            password = self.env.get(venue.mqtt.password_env)
+        subscriptions = [(self.topics.checkin, 1), (self.topics.checkout, 1), (self.topics.profiles + "+", 1)]
+        for md in self.mqtt_devices.values():
+            subscriptions += [(md.state_topic, 0), (md.availability_topic, 0)]
+        self.bus = Bus(
+            venue.mqtt.url,
+            client_id=f"ambience-{venue.venue.id}",
+            subscriptions=subscriptions,
+            will=Will(self.topics.status, b"offline"),
+            birth=Will(self.topics.status, b"online"),
+            username=venue.mqtt.username,
+            password=password,
+            keepalive_s=venue.mqtt.keepalive_s,
+            on_connect=self._on_connect,
+            on_disconnect=self._on_disconnect,
+            max_reconnect_delay_s=self._max_reconnect_delay_s,
+        )
+        await self.bus.__aenter__()
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="consume"),
+            asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+        ]
+        log.info(
+            "venue %s: %d devices, %d profiles, %d members present",
+            venue.venue.id,
+            len(self.devices),
+            len(self.profiles),
+            self.presence.total,
+        )
+        self.started.set()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        if self.bus is not None:
+            await self.bus.close(final=Will(self.topics.status, b"offline"))
+        if self.record is not None:
+            await asyncio.to_thread(self.record.flush)
+            await asyncio.to_thread(self.record.close)
+        if self.store is not None:
+            self.store.close()
+
+    # -- connection ------------------------------------------------------------------------------------------
+
+    def _on_connect(self) -> None:
+        self._settled_at = asyncio.get_running_loop().time() + self.settle_s
+        if self._state_json is not None and self.bus is not None:
+            self.bus.publish(self.topics.state, self._state_json, retain=True)
+        self._wake.set()
+
+    def _on_disconnect(self) -> None:
+        self._settled_at = None
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        assert self.bus is not None
+        queue = self.bus.messages
+        while True:
+            message = await queue.get()
+            self._handle(message)
+            while not queue.empty():
+                self._handle(queue.get_nowait())
+            self._wake.set()
+
+    def _handle(self, message: Message) -> None:
+        self.stats.messages += 1
+        now = self.clock()
+        try:
+            if (md := self._by_state_topic.get(message.topic)) is not None:
+                self._device_report(md, message, now)
+            elif (md := self._by_availability_topic.get(message.topic)) is not None:
+                self._device_availability(md, message, now)
+            elif message.topic == self.topics.checkin:
+                self._kiosk_checkin(message, now)
+            elif message.topic == self.topics.checkout:
+                self._kiosk_checkout(message, now)
+            elif message.topic.startswith(self.topics.profiles):
+                self._hub_profile(message, now)
+            else:
+                self._ack(message)
+        except Exception:  # one bad message must never stop the venue
+            log.exception("message on %s could not be handled", message.topic)
+            self._ack(message)
+
+    def _ack(self, message: Message) -> None:
+        if self.bus is not None:
+            self.bus.ack(message)
+
+    def _ack_when_durable(self, message: Message, future: asyncio.Future[int] | None) -> None:
+        if future is None:
+            self._ack(message)
+        else:
+            future.add_done_callback(lambda f: self._ack(message) if not f.exception() else None)
+
+    def _reject(self, message: Message, now: datetime, errors: list[FieldError]) -> None:
+        """Bad input changes nothing: it is recorded, reported back on `<venue>/rejected`, and acknowledged."""
+        self.stats.rejected += 1
+        detail = {"topic": message.topic, "errors": [{"path": e.path, "message": e.message} for e in errors]}
+        log.warning("rejected message on %s: %s", message.topic, "; ".join(str(e) for e in errors))
+        future = self._emit("input_rejected", detail, now, durable=True)
+        if self.bus is not None:
+            self.bus.publish(self.topics.rejected, json.dumps(detail), qos=1)
+        self._ack_when_durable(message, future)
+
+    def _kiosk_fields(self, message: Message, need_community: bool) -> tuple[dict[str, str], list[FieldError]]:
+        data = decode_json_object(message.payload)
+        if data is None:
+            return {}, [FieldError("(payload)", 'must be a JSON object like {"member_id": .., "community_id": ..}')]
+        errors: list[FieldError] = []
+        member = data.get("member_id")
+        if not isinstance(member, str) or not member.strip() or len(member) > MEMBER_ID_MAX:
+            errors.append(FieldError("member_id", f"must be a non-empty string of at most {MEMBER_ID_MAX} characters"))
+        community = data.get("community_id")
+        if need_community:
+            if not isinstance(community, str) or not community:
+                errors.append(FieldError("community_id", "required"))
+            elif community not in self.profiles:
+                errors.append(FieldError("community_id", f"unknown community {community!r}"))
+        fields = {
+            "member_id": str(member),
+            "community_id": str(community) if isinstance(community, str) else "",
+        }
+        return fields, errors
+
+    def _kiosk_checkin(self, message: Message, now: datetime) -> None:
+        fields, errors = self._kiosk_fields(message, need_community=True)
+        if errors:
+            self._reject(message, now, errors)
+            return
+        self.checkin(fields["member_id"], fields["community_id"], now, source="mqtt", message=message)
+
+    def _kiosk_checkout(self, message: Message, now: datetime) -> None:
+        fields, errors = self._kiosk_fields(message, need_community=False)
+        if errors:
+            self._reject(message, now, errors)
+            return
+        if not self.checkout(fields["member_id"], now, source="mqtt", message=message):
+            self._reject(message, now, [FieldError("member_id", f"{fields['member_id']!r} is not checked in")])
+
+    def checkin(
+        self, member_id: str, community_id: str, now: datetime, source: str, message: Message | None = None
+    ) -> tuple[CheckIn, asyncio.Future[int] | None]:
+        """The one path for every check-in (kiosk over MQTT now, HTTP later). The caller validated the input."""
+        self.presence, outcome, previous = check_in(self.presence, member_id, community_id, now)
+        future = None
+        if outcome is not CheckIn.ALREADY_PRESENT:
+            self.stats.checkins += 1
+            payload: dict[str, Any] = {
+                "member_id": member_id,
+                "community_id": community_id,
+                "source": source,
+                "present": self.presence.headcount().get(community_id, 0),
+            }
+            if previous is not None:
+                payload["moved_from"] = previous.community_id
+            future = self._emit(
+                "checkin", payload, now, [rec.presence_upsert(member_id, community_id, now)], durable=True
+            )
+            self._wake.set()
+        if message is not None:
+            self._ack_when_durable(message, future)
+        return outcome, future
+
+    def checkout(
+        self, member_id: str, now: datetime, source: str, message: Message | None = None
+    ) -> asyncio.Future[int] | bool | None:
+        self.presence, member = check_out(self.presence, member_id)
+        if member is None:
+            return False
+        payload = {
+            "member_id": member_id,
+            "community_id": member.community_id,
+            "source": source,
+            "present": self.presence.headcount().get(member.community_id, 0),
+        }
+        future = self._emit("checkout", payload, now, [rec.presence_delete(member_id)], durable=True)
+        if message is not None:
+            self._ack_when_durable(message, future)
+        self._wake.set()
+        return future
+
+    def _hub_profile(self, message: Message, now: datetime) -> None:
+        community_id = message.topic[len(self.topics.profiles) :]
+        if not message.payload:  # a cleared retained message: nothing to store
+            self._ack(message)
+            return
+        data = decode_json_object(message.payload)
+        if data is None:
+            self._reject(message, now, [FieldError("(payload)", "must be a JSON object (a profile)")])
+            return
+        try:
+            profile = parse_profile(data)
+        except ProfileError as exc:
+            self._reject(message, now, exc.errors)
+            return
+        if profile.community_id != community_id:
+            self._reject(message, now, [FieldError("community_id", f"must match the topic ({community_id!r})")])
+            return
+        asyncio.get_running_loop().create_task(self._store_profile(profile, "mqtt", now, message))
+
+    async def _store_profile(self, profile: Profile, author: str, now: datetime, message: Message | None) -> None:
+        assert self.store is not None
+        previous = self.store.get(profile.community_id)
+        version = await asyncio.to_thread(self.store.put, profile, author, now)
+        future = None
+        if previous is None or previous.etag != version.etag:
+            future = self._emit(
+                "profile_updated",
+                {
+                    "community_id": profile.community_id,
+                    "version": version.version,
+                    "etag": version.etag,
+                    "author": author,
+                },
+                now,
+                durable=True,
+            )
+            self.profiles[profile.community_id] = profile
+            self._wake.set()
+        if message is not None:
+            self._ack_when_durable(message, future)
+
+    def _device_report(self, md: MqttDevice, message: Message, now: datetime) -> None:
+        data = decode_json_object(message.payload)
+        if data is None:
+            log.debug("device %s: ignored a state message that is not a JSON object", md.config.id)
+            return
+        state = from_z2m(md.config.kind, data)
+        shadow = self.shadows[md.config.id]
+        if shadow.online is not True:
+            self._emit("device_online", {"device_id": md.config.id, "via": "state"}, now)
+        if state != shadow.reported:
+            self._emit(
+                "device_state",
+                {"device_id": md.config.id, "kind": md.config.kind, "state": _state_json(state)},
+                now,
+            )
+        self.shadows[md.config.id] = on_report(shadow, state, now)
+
+    def _device_availability(self, md: MqttDevice, message: Message, now: datetime) -> None:
+        online = parse_availability(message.payload)
+        if online is None:
+            log.debug("device %s: unreadable availability %r", md.config.id, message.payload[:40])
+            return
+        shadow = self.shadows[md.config.id]
+        if shadow.online is not online:
+            self._emit(
+                "device_online" if online else "device_offline",
+                {"device_id": md.config.id, "via": "availability"},
+                now,
+            )
+        self.shadows[md.config.id] = on_availability(shadow, online, now)
+
+    # -- reconcile -------------------------------------------------------------------------------------------
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
+            self._wake.clear()
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("reconcile failed; retrying on the next tick")
+
+    def reconcile(self) -> None:
+        now = self.clock()
+        self.stats.reconciles += 1
+        ttl = timedelta(hours=self.venue.policy.checkin_ttl_hours)
+        self.presence, gone = expire(self.presence, now, ttl)
+        for member in gone:
+            self._emit(
+                "checkin_expired",
+                {
+                    "member_id": member.member_id,
+                    "community_id": member.community_id,
+                    "checked_in_at": member.checked_in_at.isoformat(),
+                },
+                now,
+                [rec.presence_delete(member.member_id)],
+            )
+        resolution = resolve(self.presence, self.profiles, self.venue, self.activations, now)
+        self._record_resolution(self.resolution, resolution, now)
+        self.resolution = resolution
+        self.activations = dict(resolution.activations)
+        self._dispatch(plan(self.devices.values(), resolution.zones, self.shadows, now), now)
+
+    def _record_resolution(self, old: Resolution | None, new: Resolution, now: datetime) -> None:
+        if old is None or old.active != new.active or old.source != new.source:
+            saved = {c: t.isoformat() for c, t in new.activations.items()}
+            self._emit(
+                "profile_activated",
+                {
+                    "community_id": new.leader,
+                    "active": list(new.active),
+                    "source": new.source,
+                    "previous": old.leader if old else None,
+                    "headcount": dict(new.headcount),
+                },
+                now,
+                [rec.state_set("activations", saved)],
+            )
+        if (old.phase if old else None) != new.phase or (
+            old is not None and old.leader != new.leader and new.phase is not None
+        ):
+            self._emit(
+                "phase_changed",
+                {"community_id": new.leader, "phase": new.phase, "previous": old.phase if old else None},
+                now,
+            )
+        if old is None or old.zones != new.zones:
+            self._emit(
+                "ambience_applied",
+                {"community_id": new.leader, "phase": new.phase, "zones": zones_json(new.zones)},
+                now,
+            )
+        old_clamps = set(old.clamps) if old else set()
+        for clamp in new.clamps:
+            if clamp not in old_clamps:
+                self._emit("limit_clamped", asdict(clamp), now)
+        state = json.dumps(self.state_json(new), separators=(",", ":"))
+        if state != self._state_json:
+            self._state_json = state
+            if self.bus is not None:
+                self.bus.publish(self.topics.state, state, retain=True)
+
+    def state_json(self, resolution: Resolution) -> dict[str, Any]:
+        return {
+            "venue": self.venue.venue.id,
+            "headcount": dict(sorted(resolution.headcount.items())),
+            "total": resolution.total,
+            "eligible": list(resolution.eligible),
+            "active_profile": resolution.leader,
+            "active": list(resolution.active),
+            "source": resolution.source,
+            "phase": resolution.phase,
+            "zones": zones_json(resolution.zones),
+        }
+
+    def _dispatch(self, commands: list[Command], now: datetime) -> None:
+        bus = self.bus
+        if bus is None or not bus.connected or not commands:
+            return  # nothing is queued for a broker we cannot reach: the next connect re-plans
+        loop = asyncio.get_running_loop()
+        mono = loop.time()
+        if self._settled_at is not None and mono < self._settled_at:
+            # Just connected: the devices' retained states are still arriving; plan once they have.
+            self._schedule_wake(self._settled_at)
+            return
+        for command in commands:
+            held_until = self._coalescer.admit(command.device_id, mono)
+            if held_until is not None:
+                self.stats.commands_deferred += 1
+                self._schedule_wake(held_until)
+                continue
+            self._send(command, now)
+
+    def _schedule_wake(self, at: float) -> None:
+        handle = self._flush_handle
+        if handle is not None and not handle.cancelled() and handle.when() <= at:
+            return
+        if handle is not None:
+            handle.cancel()
+        self._flush_handle = asyncio.get_running_loop().call_at(at, self._wake.set)
+
+    def _send(self, command: Command, now: datetime) -> None:
+        assert self.bus is not None
+        md = self.mqtt_devices[command.device_id]
+        mireds = md.config.color_temp_range or DEFAULT_MIRED_RANGE
+        payload = to_z2m(command.change, transition_s=command.transition_s, mired_range=mireds)
+        self.bus.publish(md.set_topic, json.dumps(payload, separators=(",", ":")), qos=1)
+        self.shadows[command.device_id] = on_command(self.shadows[command.device_id], command.change, now)
+        self.stats.commands_sent += 1
+        self._emit("command_sent", {"device_id": command.device_id, "topic": md.set_topic, "payload": payload}, now)
+
+    # -- record ----------------------------------------------------------------------------------------------
+
+    def _emit(
+        self,
+        type_: str,
+        payload: dict[str, Any],
+        now: datetime,
+        mutations: list[rec.Mutation] | None = None,
+        *,
+        durable: bool = False,
+    ) -> asyncio.Future[int] | None:
+        assert self.record is not None
+        return self.record.emit(type_, payload, now, mutations or (), durable=durable)
+
+
+def _state_json(state: DeviceState) -> dict[str, Any]:
+    return {k: v for k, v in asdict(state).items() if v is not None}
+
+
+def zones_json(zones: Mapping[str, ZoneAmbience]) -> dict[str, Any]:
+    """Desired ambience per zone in the profile's human units (what people and the state topic read)."""
+    out: dict[str, Any] = {}
+    for name, zone in zones.items():
+        entry: dict[str, Any] = {}
+        if zone.light is not None:
+            light = {
+                k: v
+                for k, v in (
+                    ("on", zone.light.on),
+                    ("brightness", zone.light.brightness),
+                    ("color_temp_k", zone.light.color_temp_k),
+                    ("color", zone.color_hex),
+                    ("transition_s", zone.transition_s),
+                )
+                if v is not None
+            }
+            entry["lighting"] = light
+        for key, section in (("climate", zone.climate), ("audio", zone.audio), ("scent", zone.scent)):
+            if section is not None:
+                entry[key] = _state_json(section)
+        out[name] = entry
+    return out

@@ -1,0 +1,73 @@
+"""The device shadow: what each device last reported, whether it is online, and what we asked of it.
+
+`pending` is what we commanded and the device has not yet confirmed. The planner counts it as done until
+`retry_at`, so a command is not sent again while its echo is on the way; a device that never confirms is retried
+with a growing interval instead of being flooded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from devices.compare import apply, differences, merge
+from devices.states import DeviceState
+
+FIRST_RETRY = timedelta(seconds=5)
+MAX_RETRY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    reported: DeviceState | None = None
+    online: bool | None = None  # None: the device has said nothing about its availability
+    last_seen: datetime | None = None
+    pending: DeviceState | None = None
+    retry_at: datetime | None = None
+    attempts: int = 0
+    resync: bool = False  # came back online: send it the whole desired state, not just the difference
+
+    def expected(self, now: datetime) -> DeviceState | None:
+        """The state the device will be in once our pending command lands (while we still wait for it)."""
+        if self.pending is not None and self.retry_at is not None and now < self.retry_at:
+            return apply(self.reported, self.pending)
+        return self.reported
+
+
+def on_report(shadow: Shadow, state: DeviceState, now: datetime) -> Shadow:
+    """A state message arrived. A device that reports is online, whatever its availability topic said."""
+    pending = shadow.pending
+    attempts = shadow.attempts
+    if pending is not None and differences(pending, state) is None:
+        pending, attempts = None, 0
+    came_back = shadow.online is False
+    return replace(
+        shadow,
+        reported=state,
+        online=True,
+        last_seen=now,
+        pending=pending,
+        retry_at=shadow.retry_at if pending is not None else None,
+        attempts=attempts,
+        resync=shadow.resync or came_back,
+    )
+
+
+def on_availability(shadow: Shadow, online: bool, now: datetime) -> Shadow:
+    came_back = online and shadow.online is False
+    return replace(
+        shadow,
+        online=online,
+        last_seen=now if online else shadow.last_seen,
+        resync=shadow.resync or came_back,
+        # Nothing is queued for an offline device: when it returns it is planned afresh from the desired state.
+        pending=None if not online else shadow.pending,
+        retry_at=None if not online else shadow.retry_at,
+        attempts=0 if not online else shadow.attempts,
+    )
+
+
+def on_command(shadow: Shadow, change: DeviceState, now: datetime) -> Shadow:
+    delay = min(FIRST_RETRY * (2**shadow.attempts), MAX_RETRY)
+    pending = change if shadow.pending is None else merge(shadow.pending, change)
+    return replace(shadow, pending=pending, retry_at=now + delay, attempts=shadow.attempts + 1, resync=False)
