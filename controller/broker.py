@@ -11,18 +11,22 @@ loop, for machines without Mosquitto; it speaks MQTT 3.1.1 only, which is what a
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
+PR_SET_PDEATHSIG = 1
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
 
@@ -46,6 +50,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, ask for SIGTERM when the parent dies.
+
+    A test run or demo that is killed (SIGKILL, a CI timeout) must not leave brokers behind on the machine.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def wait_for_port(host: str, port: int, timeout_s: float) -> bool:
@@ -110,6 +124,7 @@ class MosquittoBroker:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe work: one prctl call
             )
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:

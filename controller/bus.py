@@ -88,6 +88,7 @@ class Bus:
         self._on_disconnect = on_disconnect
         self._loop: asyncio.AbstractEventLoop | None = None
         self._keepalive = keepalive_s
+        self._closing = False
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -123,6 +124,7 @@ class Bus:
         if final is not None and self.connected:
             info = self._client.publish(final.topic, final.payload, qos=final.qos, retain=final.retain)
             await asyncio.to_thread(_wait_published, info, 2.0)
+        self._closing = True
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
 
@@ -156,7 +158,8 @@ class Bus:
         self._post(self._set_connected, True)
 
     def _paho_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        log.warning("MQTT disconnected from %s:%s (%s); reconnecting", self.address.host, self.address.port, reason)
+        if not self._closing:
+            log.warning("MQTT disconnected from %s:%s (%s); reconnecting", self.address.host, self.address.port, reason)
         self._post(self._set_connected, False)
 
     def _paho_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:

@@ -479,7 +479,7 @@ class Service:
         self._record_resolution(self.resolution, resolution, now)
         self.resolution = resolution
         self.activations = dict(resolution.activations)
-        self._dispatch(plan(self.devices.values(), resolution.zones, self.shadows, now), now)
+        self._dispatch(plan(self.devices.values(), resolution.zones, self.shadows, now))
 
     def _record_resolution(self, old: Resolution | None, new: Resolution, now: datetime) -> None:
         if old is None or old.active != new.active or old.source != new.source:
@@ -533,7 +533,7 @@ class Service:
             "zones": zones_json(resolution.zones),
         }
 
-    def _dispatch(self, commands: list[Command], now: datetime) -> None:
+    def _dispatch(self, commands: list[Command]) -> None:
         bus = self.bus
         if bus is None or not bus.connected or not commands:
             return  # nothing is queued for a broker we cannot reach: the next connect re-plans
@@ -543,13 +543,14 @@ class Service:
             # Just connected: the devices' retained states are still arriving; plan once they have.
             self._schedule_wake(self._settled_at)
             return
+        sent_at = self.clock()  # read beside `mono`, so the record shows when commands really went out
         for command in commands:
             held_until = self._coalescer.admit(command.device_id, mono)
             if held_until is not None:
                 self.stats.commands_deferred += 1
                 self._schedule_wake(held_until)
                 continue
-            self._send(command, now)
+            self._send(command, sent_at)
 
     def _schedule_wake(self, at: float) -> None:
         handle = self._flush_handle

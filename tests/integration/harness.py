@@ -59,9 +59,11 @@ class Listener:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"listener-{uuid.uuid4().hex[:8]}")
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
+        # Subscribe on every (re)connect: this client has a clean session, so a broker restart forgets it.
+        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in self.topics])
+        self.client.reconnect_delay_set(min_delay=1, max_delay=2)
         self.client.connect(address.host, address.port)
         self.client.loop_start()
-        self.client.subscribe([(t, 1) for t in self.topics])
         assert self._subscribed.wait(5), "listener could not subscribe"
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
