@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from devices.states import AudioState, ClimateState, LightState, ScentState
@@ -100,31 +100,39 @@ def _merge_light(base: Values, over: Values) -> Values:
 
 
 def _zone_lights(lighting: Lighting | None, phase_lighting: Lighting | None, zones: Sequence[str]) -> dict[str, Values]:
-    top = _merge_light(_values(lighting), _values(phase_lighting))
+    """Per zone: base top level, base zone entry, then the phase's top level and zone entry over them.
+
+    The phase is a later layer as a whole, so a dimming phase dims every zone, zone entries of the base included.
+    """
     lights: dict[str, Values] = {}
     for zone in zones:
-        value = top
+        value: Values = {}
         for level in (lighting, phase_lighting):
-            if level is not None and zone in level.zones:
+            if level is None:
+                continue
+            value = _merge_light(value, _values(level))
+            if zone in level.zones:
                 value = _merge_light(value, _values(level.zones[zone]))
         lights[zone] = value
     return lights
 
 
+def _phase_starts(phase: Phase, since: datetime) -> datetime:
+    return since + timedelta(minutes=phase.after_min)
+
+
 def active_phase(profile: Profile, since: datetime, now: datetime) -> Phase | None:
-    minutes = (now - since).total_seconds() / 60.0
+    """The last phase that has started; compared as datetimes so it agrees exactly with `next_phase_at`."""
     current = None
     for phase in profile.phases:  # sorted by after_min
-        if phase.after_min <= minutes:
+        if _phase_starts(phase, since) <= now:
             current = phase
     return current
 
 
 def _next_phase_at(profile: Profile, since: datetime, now: datetime) -> datetime | None:
-    from datetime import timedelta
-
     for phase in profile.phases:
-        at = since + timedelta(minutes=phase.after_min)
+        at = _phase_starts(phase, since)
         if at > now:
             return at
     return None
@@ -287,8 +295,17 @@ def _zone_ambience(flat: _Flat, zone: str) -> ZoneAmbience:
 
 
 def venue_zones(venue: VenueConfig) -> list[str]:
+    """The venue's zones, plus "*" when some device serves the whole room."""
     zones = list(venue.zones)
     if any(d.zone == ALL_ZONES for d in venue.devices):
+        zones.append(ALL_ZONES)
+    return zones
+
+
+def _light_zones(venue: VenueConfig) -> list[str]:
+    """Zones that have lights: lighting is resolved, and clamped, only where a light can show it."""
+    zones = list(venue.zones)
+    if any(d.zone == ALL_ZONES and d.kind == "light" for d in venue.devices):
         zones.append(ALL_ZONES)
     return zones
 
@@ -328,8 +345,9 @@ def resolve(
         return Resolution(headcount, presence.total, eligible, "none", (), None, {}, {})
 
     zones = venue_zones(venue)
+    light_zones = _light_zones(venue)
     default = profiles.get(venue.policy.default_profile or "")
-    default_flat = _flatten(default, None, zones) if default is not None else None
+    default_flat = _flatten(default, None, light_zones) if default is not None else None
     since = {c: activations.get(c, now) for c in active}
     parts: list[tuple[float, _Flat]] = []
     phase_name: str | None = None
@@ -337,7 +355,7 @@ def resolve(
     for community in active:
         profile = profiles[community]
         phase = active_phase(profile, since[community], now)
-        flat = _flatten(profile, phase, zones)
+        flat = _flatten(profile, phase, light_zones)
         if default_flat is not None and community != venue.policy.default_profile:
             flat = _layer(default_flat, flat)
         parts.append((float(headcount.get(community, 0)) or 1.0, flat))
@@ -347,7 +365,7 @@ def resolve(
         if upcoming is not None and (next_phase is None or upcoming < next_phase):
             next_phase = upcoming
 
-    flat = parts[0][1] if len(parts) == 1 else _blend(parts, zones)
+    flat = parts[0][1] if len(parts) == 1 else _blend(parts, light_zones)
     flat = _Flat(
         lights={z: dict(v) for z, v in flat.lights.items()},
         climate=dict(flat.climate),
