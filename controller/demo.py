@@ -109,7 +109,7 @@ def evening(venue_id: str) -> list[Step]:
             "checkin",
             members(stg, "lu", "mo", "kim", "tao", "eve", "ira"),
         ),
-        Step(60, "45 minutes in: the spicy-tech-gossip 'wind-down' phase dims the room", "checkin", ()),
+        Step(55, "45 minutes in: the spicy-tech-gossip 'wind-down' phase dims the room", "checkin", ()),
         Step(
             70,
             "closing time: everyone checks out, the house profile returns",

@@ -1,0 +1,85 @@
+"""The event record on a real SQLite file: durable before acknowledged, ids only grow, state in the same commit."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from controller.record import EventRecord, presence_delete, presence_upsert, state_set
+
+T0 = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
+
+
+def test_an_appended_event_is_in_the_file_when_append_returns(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    record = EventRecord(path, "venue-1")
+
+    async def go() -> int:
+        return await record.append("checkin", {"member_id": "ana"}, T0)
+
+    event_id = asyncio.run(go())
+    # Another connection (another process would be the same) sees it committed.
+    row = sqlite3.connect(path).execute("SELECT id, venue, type, payload FROM events").fetchone()
+    assert row == (event_id, "venue-1", "checkin", '{"member_id":"ana"}')
+    record.close()
+
+
+def test_ids_only_grow_across_reopen_and_pruning(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    record = EventRecord(path, "v")
+    for i in range(3):
+        record.emit("device_state", {"i": i}, T0)
+    assert record.flush()
+    first = [e.id for e in record.read()]
+    record.close()
+    sqlite3.connect(path, isolation_level=None).execute("DELETE FROM events")  # what retention pruning does
+    record = EventRecord(path, "v")
+    record.emit("checkin", {}, T0)
+    record.flush()
+    assert [e.id for e in record.read()] == [first[-1] + 1]
+    record.close()
+
+
+def test_state_mutations_commit_with_their_event(tmp_path: Path) -> None:
+    record = EventRecord(tmp_path / "r.db", "v")
+    record.emit("checkin", {"member_id": "ana"}, T0, [presence_upsert("ana", "book-club", T0)])
+    record.emit("checkin", {"member_id": "ben"}, T0, [presence_upsert("ben", "book-club", T0)])
+    record.emit("checkout", {"member_id": "ana"}, T0, [presence_delete("ana")])
+    record.emit("profile_activated", {}, T0, [state_set("activations", {"book-club": T0.isoformat()})])
+    record.flush()
+    assert record.presence_rows() == [("ben", "book-club", T0)]
+    assert record.state("activations") == {"book-club": T0.isoformat()}
+    assert [e.type for e in record.read()] == ["checkin", "checkin", "checkout", "profile_activated"]
+    record.close()
+
+
+def test_a_burst_is_committed_in_order_and_every_waiter_is_answered(tmp_path: Path) -> None:
+    record = EventRecord(tmp_path / "r.db", "v")
+
+    async def burst() -> list[int]:
+        return list(await asyncio.gather(*(record.append("checkin", {"n": n}, T0) for n in range(2000))))
+
+    ids = asyncio.run(burst())
+    assert ids == sorted(ids) and len(set(ids)) == 2000
+    assert [e.payload["n"] for e in record.iter_all("checkin")] == list(range(2000))
+    record.close()
+
+
+def test_read_filters_by_type_and_since(tmp_path: Path) -> None:
+    record = EventRecord(tmp_path / "r.db", "v")
+    for type_ in ("checkin", "command_sent", "checkin", "checkout"):
+        record.emit(type_, {}, T0)
+    record.flush()
+    checkins = record.read(type_="checkin")
+    assert [e.type for e in checkins] == ["checkin", "checkin"]
+    assert [e.type for e in record.read(since=checkins[0].id)] == ["command_sent", "checkin", "checkout"]
+    assert len(record.read(limit=2)) == 2
+    record.close()
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    record = EventRecord(tmp_path / "r.db", "v")
+    assert sqlite3.connect(tmp_path / "r.db").execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    record.close()
