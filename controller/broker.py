@@ -4,7 +4,7 @@ Production venues run their own Mosquitto; these exist so that a laptop with not
 whole venue, and so that tests run against the real Mosquitto rather than a fake.
 
 `MosquittoBroker` runs the `mosquitto` binary on a loopback port with a generated config (persistence on, saved
-every second so retained messages survive even a SIGKILL). `EmbeddedBroker` runs amqtt inside the caller's event
+every second, or after every change for tests that SIGKILL it). `EmbeddedBroker` runs amqtt inside the caller's event
 loop, for machines without Mosquitto; it speaks MQTT 3.1.1 only, which is what all our clients use.
 """
 
@@ -78,7 +78,12 @@ class MosquittoBroker:
     retained messages and persistent sessions survive, as they would on a venue's Pi.
     """
 
-    def __init__(self, workdir: Path, port: int | None = None, binary: str | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, binary: str | None = None, *, save_every_change: bool = False
+    ) -> None:
+        """`save_every_change` makes retained messages survive a SIGKILL of the broker, at a price: Mosquitto then
+        rewrites its whole database after every retained publish, which multiplies its CPU time and latency
+        (bench/checkin_latency.py --broker shows it). Only tests that kill the broker want it."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         found = binary or find_mosquitto()
@@ -89,6 +94,7 @@ class MosquittoBroker:
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "mosquitto.log"
+        self.save_every_change = save_every_change
 
     @property
     def url(self) -> str:
@@ -100,14 +106,15 @@ class MosquittoBroker:
             "allow_anonymous true",
             "persistence true",
             f"persistence_location {self.workdir}/",
-            "autosave_interval 1",
-            "autosave_on_changes true",
+            "autosave_interval 1",  # seconds; with autosave_on_changes: after every change
             "max_queued_messages 100000",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
         ]
+        if self.save_every_change:
+            lines.append("autosave_on_changes true")
         if os.geteuid() == 0:
             # As root, mosquitto drops to the `mosquitto` user, which cannot write into a private temp dir.
             lines.append("user root")

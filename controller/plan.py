@@ -50,6 +50,9 @@ def plan(
 ) -> list[Command]:
     commands: list[Command] = []
     empty = Shadow()
+    # Devices of a zone share one desired state and mostly report the same thing, so one comparison serves many
+    # devices: memoised for this call only (the desired states are held by `zones`, so their ids are stable).
+    memo: dict[tuple[int, DeviceState | None, tuple[int, int]], DeviceState | None] = {}
     for device in devices:
         desired, transition = desired_for(device, zones)
         if desired is None:
@@ -58,7 +61,12 @@ def plan(
         if shadow.online is False:
             continue
         mireds = device.color_temp_range or DEFAULT_MIRED_RANGE
-        change = differences(desired, None if shadow.resync else shadow.expected(now), mired_range=mireds)
+        expected = None if shadow.resync else shadow.expected(now)
+        key = (id(desired), expected, mireds)
+        if key in memo:
+            change = memo[key]
+        else:
+            change = memo[key] = differences(desired, expected, mired_range=mireds)
         if change is not None:
             commands.append(Command(device.id, change, transition))
     return commands

@@ -150,6 +150,9 @@ class Service:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._settled_at: float | None = None
+        # Which devices the next reconcile must plan: those with news since the last one, or all of them.
+        self._dirty: set[str] = set()
+        self._plan_all = True
         self._state_json: str | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._max_reconnect_delay_s = max_reconnect_delay_s
@@ -239,6 +242,7 @@ class Service:
 
     def _on_connect(self) -> None:
         self._settled_at = asyncio.get_running_loop().time() + self.settle_s
+        self._plan_all = True
         if self._state_json is not None and self.bus is not None:
             self.bus.publish(self.topics.state, self._state_json, retain=True)
         self._wake.set()
@@ -423,7 +427,8 @@ class Service:
             return
         state = from_z2m(md.config.kind, data)
         shadow = self.shadows[md.config.id]
-        if shadow.online is not True:
+        live = not message.retain
+        if live and shadow.online is not True:
             self._emit("device_online", {"device_id": md.config.id, "via": "state"}, now)
         if state != shadow.reported:
             self._emit(
@@ -431,7 +436,8 @@ class Service:
                 {"device_id": md.config.id, "kind": md.config.kind, "state": _state_json(state)},
                 now,
             )
-        self.shadows[md.config.id] = on_report(shadow, state, now)
+        self.shadows[md.config.id] = on_report(shadow, state, now, live=live)
+        self._dirty.add(md.config.id)
 
     def _device_availability(self, md: MqttDevice, message: Message, now: datetime) -> None:
         online = parse_availability(message.payload)
@@ -446,13 +452,16 @@ class Service:
                 now,
             )
         self.shadows[md.config.id] = on_availability(shadow, online, now)
+        self._dirty.add(md.config.id)
 
     # -- reconcile -------------------------------------------------------------------------------------------
 
     async def _reconcile_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
+            except TimeoutError:
+                self._plan_all = True  # the periodic tick: retries of unconfirmed commands come due here
             self._wake.clear()
             try:
                 self.reconcile()
@@ -476,10 +485,19 @@ class Service:
                 [rec.presence_delete(member.member_id)],
             )
         resolution = resolve(self.presence, self.profiles, self.venue, self.activations, now)
-        self._record_resolution(self.resolution, resolution, now)
+        previous = self.resolution
+        self._record_resolution(previous, resolution, now)
         self.resolution = resolution
         self.activations = dict(resolution.activations)
-        self._dispatch(plan(self.devices.values(), resolution.zones, self.shadows, now))
+        # A changed ambience concerns every device; otherwise only those that reported something since last time
+        # (a venue's devices answering one check-in must not cost a full plan each: that grows with the square).
+        if self._plan_all or previous is None or previous.zones != resolution.zones:
+            devices = list(self.devices.values())
+        else:
+            devices = [self.devices[d] for d in self._dirty]
+        self._plan_all = False
+        self._dirty.clear()
+        self._dispatch(plan(devices, resolution.zones, self.shadows, now))
 
     def _record_resolution(self, old: Resolution | None, new: Resolution, now: datetime) -> None:
         if old is None or old.active != new.active or old.source != new.source:
@@ -541,6 +559,7 @@ class Service:
         mono = loop.time()
         if self._settled_at is not None and mono < self._settled_at:
             # Just connected: the devices' retained states are still arriving; plan once they have.
+            self._plan_all = True
             self._schedule_wake(self._settled_at)
             return
         sent_at = self.clock()  # read beside `mono`, so the record shows when commands really went out
@@ -548,6 +567,7 @@ class Service:
             held_until = self._coalescer.admit(command.device_id, mono)
             if held_until is not None:
                 self.stats.commands_deferred += 1
+                self._dirty.add(command.device_id)  # planned again, from the latest desired state, when it opens
                 self._schedule_wake(held_until)
                 continue
             self._send(command, sent_at)

@@ -34,12 +34,18 @@ class Shadow:
         return self.reported
 
 
-def on_report(shadow: Shadow, state: DeviceState, now: datetime) -> Shadow:
-    """A state message arrived. A device that reports is online, whatever its availability topic said."""
+def on_report(shadow: Shadow, state: DeviceState, now: datetime, *, live: bool = True) -> Shadow:
+    """A state message arrived. A device that reports *live* is online, whatever its availability topic said.
+
+    A retained report (delivered because we subscribed) is what the device last said, perhaps long ago: it tells
+    us the state, not that the device is there.
+    """
     pending = shadow.pending
     attempts = shadow.attempts
     if pending is not None and differences(pending, state) is None:
         pending, attempts = None, 0
+    if not live:
+        return replace(shadow, reported=state, pending=pending, attempts=attempts)
     came_back = shadow.online is False
     return replace(
         shadow,

@@ -97,20 +97,23 @@ def differences(
     is satisfied.
     """
     rules = _rules(desired)
-    wanted = {name: value for name, value in _set_fields(desired).items() if name in rules}
     if isinstance(desired, LightState) and desired.on is False:
-        wanted = {"on": False}
+        wanted: list[tuple[str, Any]] = [("on", False)]
+    else:
+        # Walk the rule table (the comparable fields) rather than dataclasses.fields(): the planner calls this
+        # for every device of a venue on every change, so it has to be cheap.
+        wanted = [(name, value) for name in rules if (value := getattr(desired, name)) is not None]
     if reported is None:
-        differing = wanted
+        differing = dict(wanted)
     else:
         _check_same_kind(desired, reported)
         differing = {}
-        for name, value in wanted.items():
+        for name, value in wanted:
             actual = getattr(reported, name)
             if actual is None or not rules[name](value, actual, mired_range):
                 differing[name] = value
-        if any(name in differing for name in _COLOR_FIELDS):
-            differing.update({name: wanted[name] for name in _COLOR_FIELDS if name in wanted})
+        if differing and ("color_temp_k" in differing or "color_xy" in differing):
+            differing.update({name: value for name, value in wanted if name in _COLOR_FIELDS})
     return type(desired)(**differing) if differing else None
 
 
