@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from devices.states import DeviceState
+from devices.states import DeviceState, set_fields
 from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
 from profiles.errors import FieldError, ProfileError
 from profiles.loader import parse_profile
@@ -606,7 +606,7 @@ class Service:
 
 
 def _state_json(state: DeviceState) -> dict[str, Any]:
-    return {k: v for k, v in asdict(state).items() if v is not None}
+    return set_fields(state)
 
 
 def zones_json(zones: Mapping[str, ZoneAmbience]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
-from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState
+from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState, set_fields
 from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN, kelvin_to_mired
 
 BRIGHTNESS_TOLERANCE_PCT = 1.0  # 0-254 rounding is at most 0.2 %; the rest is fade reports settling
@@ -71,7 +71,7 @@ _COLOR_FIELDS = ("color_temp_k", "color_xy")
 
 def _set_fields(state: DeviceState) -> dict[str, Any]:
     """The fields that are not None."""
-    return {f.name: v for f in dataclasses.fields(state) if (v := getattr(state, f.name)) is not None}
+    return set_fields(state)
 
 
 def _rules(state: DeviceState) -> dict[str, Satisfies]:

@@ -11,7 +11,7 @@ the desired state is built, so desired and reported compare in the same space.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 DeviceKind: TypeAlias = Literal["light", "thermostat", "speaker", "scent"]
 ClimateMode: TypeAlias = Literal["off", "heat", "cool", "auto"]
@@ -55,3 +55,9 @@ STATE_OF_KIND: dict[str, type[LightState] | type[ClimateState] | type[AudioState
     "speaker": AudioState,
     "scent": ScentState,
 }
+
+
+def set_fields(state: DeviceState) -> dict[str, Any]:
+    """The fields that are not None, by name. Reads `__slots__` (these are slotted dataclasses), not
+    `dataclasses.fields()`: every report and every command goes through here."""
+    return {name: value for name in state.__slots__ if (value := getattr(state, name)) is not None}

@@ -10,7 +10,6 @@ out.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from devices.states import (
     DeviceState,
     LightState,
     ScentState,
+    set_fields,
 )
 from devices.units import (
     Z2M_BRIGHTNESS_MAX,
@@ -236,7 +236,7 @@ def to_z2m(
     would turn some lights back on. `transition` is sent for lights only, and only with something to fade.
     """
     table = TO_Z2M[type(state)]
-    fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    fields = set_fields(state)
     if isinstance(state, LightState) and state.on is False:
         fields = {"on": False}
     payload: Payload = {}

@@ -350,7 +350,9 @@ def test_cli_killed_hard_leaves_offline_through_the_last_will(
     watcher = observe()
     proc = run_cli("--config", str(write_venue(tmp_path, mosquitto, base)), "--log-level", "error")
     try:
+        # Both connected (and so both wills registered with the broker) before the hard kill.
         watcher.wait_for(f"{base}/bar_pendant/availability", online)
+        watcher.wait_for(f"{base}/hvac/availability", online)
         proc.kill()
         proc.wait(WAIT_S)
     finally:
