@@ -9,8 +9,9 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
-import subprocess
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
@@ -105,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(args)
     except ProfileError as exc:
-        for error in exc.errors:
-            print(f"error: {error}", file=sys.stderr)
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_OK
@@ -117,22 +118,28 @@ def _venue(path: Path) -> VenueConfig:
     try:
         return load_venue(path)
     except ProfileError as exc:
-        raise ProfileError([type(e)(f"{path}: {e.path}", e.message) for e in exc.errors]) from None
+        raise ProfileError(exc.errors, exc.source or str(path)) from None
 
 
 def _check(files: Sequence[Path]) -> int:
     errors = check_files(files)
+    by_file: dict[str, list[str]] = {}
     for name, error in errors:
-        print(f"{name}: {error}")
-    bad = {name for name, _ in errors}
-    for path in files:
-        if str(path) not in bad:
-            print(f"{path}: ok")
+        by_file.setdefault(name, []).append(f"{name}: {error}")
+    for path in files:  # in the order given, each file's errors or its `ok`
+        print("\n".join(by_file.pop(str(path), [f"{path}: ok"])))
+    for rest in by_file.values():  # errors under another name than given (there should be none)
+        print("\n".join(rest))
     return EXIT_INVALID if errors else EXIT_OK
 
 
 def _run(venue: VenueConfig) -> int:
     from .service import Service
+
+    problem = _store_problem(Path(venue.store.path))
+    if problem:
+        print(f"error: store.path: {problem}", file=sys.stderr)
+        return EXIT_INVALID
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -145,17 +152,25 @@ def _run(venue: VenueConfig) -> int:
     return EXIT_OK
 
 
+def _store_problem(path: Path) -> str | None:
+    """Why the event record cannot live at `path`, checked before anything starts (None: it can)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()
+    except (OSError, sqlite3.Error) as exc:
+        return f"cannot open {path}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+    return None
+
+
 def _sim(config: Path, url: str | None) -> int:
-    """The simulator is the other side of the wire: it runs as its own program, sharing no code with us."""
+    """The simulator is the other side of the wire: its own program, sharing no code with us. It replaces this
+    process, so signals (Ctrl-C, a service manager's SIGTERM) reach it directly and nothing is left behind."""
     cmd = [sys.executable, "-m", "firmware_sim", "--config", str(config)]
     if url:
         cmd += ["--url", url]
-    proc = subprocess.Popen(cmd)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.send_signal(signal.SIGINT)
-        return proc.wait()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, cmd)
 
 
 def _events(venue: VenueConfig, since: int, type_: str | None, limit: int | None, follow: bool, as_json: bool) -> int:

@@ -14,10 +14,12 @@ import argparse
 import asyncio
 import contextlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -146,6 +148,37 @@ class Kiosk:
         self.client.loop_stop()
 
 
+def _wait_for_devices(url: str, venue: VenueConfig, timeout_s: float) -> int:
+    """Block until every simulated device has said `online` (or the timeout); returns how many did.
+
+    The service then starts in a room that is there, and on the embedded broker no subscribe races the devices'
+    connects (amqtt 0.12 can fail a session when a subscribe and a connect interleave).
+    """
+    address = BrokerAddress.parse(url)
+    base = venue.mqtt.base_topic
+    wanted = {f"{base}/{d.topic}/availability" for d in venue.devices if d.driver == "mqtt" and d.topic}
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if b"online" in msg.payload:
+            seen.add(msg.topic)
+        if wanted <= seen:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"demo-wait-{venue.venue.id}", protocol=mqtt.MQTTv311)
+    client.on_message = on_message
+    client.on_connect = lambda c, *a: c.subscribe([(t, 0) for t in sorted(wanted)])
+    client.connect(address.host, address.port)
+    client.loop_start()
+    try:
+        done.wait(timeout_s)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return len(seen & wanted)
+
+
 def _demo_venue(config: Path, broker_url: str, data_dir: Path) -> VenueConfig:
     venue = load_venue(config)
     return venue.model_copy(
@@ -196,6 +229,7 @@ async def _demo(args: argparse.Namespace) -> int:
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
+    online = await asyncio.to_thread(_wait_for_devices, broker.url, venue, 15.0)
     clock = VenueClock(speed)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -212,8 +246,9 @@ async def _demo(args: argparse.Namespace) -> int:
             print(line, flush=True)
 
     print(
-        f"ambience demo: venue {venue.venue.id} with {len(venue.devices)} simulated devices on {broker_name} "
-        f"at {broker.url}; record in {data_dir}; venue time x{speed:g}. Ctrl-C stops everything.",
+        f"ambience demo: venue {venue.venue.id} with {online}/{len(venue.devices)} simulated devices up on "
+        f"{broker_name} at {broker.url}; record in {data_dir} (removed on exit); venue time x{speed:g}. "
+        "Ctrl-C stops everything.",
         flush=True,
     )
     print(
@@ -231,18 +266,14 @@ async def _demo(args: argparse.Namespace) -> int:
             if args.scenario == "evening":
                 tasks.append(asyncio.create_task(_play(evening(venue.venue.id), clock, kiosk, narrate)))
             last_event = 0
-            while not stop.is_set():
+            while True:
                 if tty:
                     sys.stdout.write(render(service, clock(), speed, narration[-3:]))
                     sys.stdout.flush()
-                elif service.record is not None:
-                    for event in service.record.read(last_event, None, 200):
-                        last_event = event.id
-                        if event.type not in ("device_state", "command_sent"):
-                            print(
-                                f"  {event.type}: {json.dumps(event.payload, separators=(',', ':'))}",
-                                flush=True,
-                            )
+                else:
+                    last_event = await _print_events(service, last_event)
+                if stop.is_set():
+                    break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 0.5)
             for task in tasks:
@@ -260,8 +291,21 @@ async def _demo(args: argparse.Namespace) -> int:
             broker.stop()
         else:
             await broker.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
     print("\nambience demo stopped: broker, devices and service are down.", flush=True)
     return 0
+
+
+async def _print_events(service: Service, since: int) -> int:
+    """Non-terminal output: every event but the chatty ones, one line each; returns the last id printed."""
+    if service.record is None:
+        return since
+    await asyncio.to_thread(service.record.flush, 2.0)
+    for event in service.record.read(since, None, 1000):
+        since = event.id
+        if event.type not in ("device_state", "command_sent"):
+            print(f"  {event.type}: {json.dumps(event.payload, separators=(',', ':'))}", flush=True)
+    return since
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv with ambience installed, on a fresh Debian with Python 3.11.
-#   scripts/bootstrap.sh          what `ambience demo` needs (nothing beyond Python packages)
-#   scripts/bootstrap.sh --test   also the test tools and the real services the tests run (Mosquitto)
+#   scripts/bootstrap.sh          for `ambience demo`: Python packages, and Mosquitto if it can be installed
+#                                 (the demo falls back to an embedded broker without it)
+#   scripts/bootstrap.sh --test   also the test tools; Mosquitto is required (the tests run the real broker)
 # Debian packages are installed only when missing, with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,17 +10,23 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
-apt_missing=()
-python3 -c 'import ensurepip, venv' 2>/dev/null || apt_missing+=(python3-venv)
-if [ "$want_test" = 1 ]; then
-  [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || apt_missing+=(mosquitto)
-fi
-if [ "${#apt_missing[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  echo "bootstrap: installing Debian packages: ${apt_missing[*]}" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${apt_missing[@]}" >/dev/null
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+
+apt_install() {
+  echo "bootstrap: installing Debian packages: $*" >&2
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+have_mosquitto() { [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null; }
+
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+if ! have_mosquitto; then
+  if [ "$want_test" = 1 ]; then
+    apt_install mosquitto
+  elif ! apt_install mosquitto; then
+    echo "bootstrap: could not install mosquitto; the demo will use its embedded broker" >&2
+  fi
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

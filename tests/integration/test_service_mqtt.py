@@ -64,9 +64,13 @@ def test_status_is_retained_online_and_the_last_will_says_offline_when_the_servi
     path.write_text(yaml.safe_dump(config))
     status = f"ambience/{venue.venue.id}/status"
     listener = Listener(mosquitto.url, [status])
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "run", "--config", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller", "run", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         async def online() -> None:
             await wait_until(lambda: listener.last.get(status) == b"online", what="status online")
 
@@ -106,18 +110,26 @@ def test_the_service_reconnects_after_a_broker_restart_and_keeps_working(
             await wait_until(lambda: v.service.bus is not None and not v.service.bus.connected, what="disconnect seen")
             await asyncio.sleep(1.0)
             await asyncio.to_thread(broker.start)
-            await wait_until(lambda: v.service.bus is not None and v.service.bus.connected, timeout_s=15,
-                             what="service reconnected")
+            await wait_until(
+                lambda: v.service.bus is not None and v.service.bus.connected, timeout_s=15, what="service reconnected"
+            )
             # The birth message is published again on the new connection (the listener reconnects by itself).
-            await wait_until(lambda: v.listener.messages(status).count(b"online") > births_before, timeout_s=15,
-                             what="birth message after reconnect")
-            await wait_until(lambda: all(d.connected for d in v.sim.devices.values()), timeout_s=15,
-                             what="devices reconnected")
+            await wait_until(
+                lambda: v.listener.messages(status).count(b"online") > births_before,
+                timeout_s=15,
+                what="birth message after reconnect",
+            )
+            await wait_until(
+                lambda: all(d.connected for d in v.sim.devices.values()), timeout_s=15, what="devices reconnected"
+            )
             # Subscriptions were restored: a kiosk check-in after the restart still changes the room.
             for member in ("ana", "ben"):
                 v.kiosk.checkin(member, "book-club")
-            await wait_until(lambda: v.device("diffuser")["scent"] == "lavender", timeout_s=15,
-                             what="check-in handled after the broker restart")
+            await wait_until(
+                lambda: v.device("diffuser")["scent"] == "lavender",
+                timeout_s=15,
+                what="check-in handled after the broker restart",
+            )
 
     run(scenario)
 
