@@ -165,6 +165,10 @@ class ErrorCollector:
         error = PydanticCustomError(kind, "{message}", {"message": message})
         self._errors.append(InitErrorDetails(type=error, loc=loc, input=value))
 
+    def field_errors(self) -> list[FieldError]:
+        """What was gathered, as printable errors (for callers that report rather than raise)."""
+        return [FieldError(_path(e["loc"]), e["type"].message()) for e in self._errors]  # type: ignore[union-attr]
+
     def raise_if_any(self, title: str) -> None:
         if self._errors:
             raise ValidationError.from_exception_data(title, self._errors)

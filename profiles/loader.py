@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode
 
-from profiles.errors import ROOT, FieldError, ProfileError, field_errors
+from profiles.errors import ROOT, ErrorCollector, FieldError, ProfileError, field_errors
 from profiles.profile import Profile
-from profiles.venue import VenueConfig
+from profiles.venue import VenueConfig, check_devices_fit
 
 __all__ = [
     "FILE",
@@ -174,7 +174,25 @@ def parse_venue(data: Mapping[str, Any]) -> VenueConfig:
     try:
         return VenueConfig.model_validate(dict(data))
     except ValidationError as exc:
-        raise ProfileError(field_errors(exc)) from None
+        errors = field_errors(exc)
+        # pydantic skips the cross-field rules when a field is invalid; run them on the raw document too, so one
+        # `ambience check` reports every error, not a second batch after the first is fixed.
+        reported = {e.path for e in errors}
+        errors += [e for e in _raw_cross_field_errors(data) if e.path not in reported]
+        raise ProfileError(errors) from None
+
+
+def _raw_cross_field_errors(data: Mapping[str, Any]) -> list[FieldError]:
+    devices, zones, bridges = data.get("devices"), data.get("zones"), data.get("hue_bridges") or {}
+    if not isinstance(devices, list) or not isinstance(zones, list) or not isinstance(bridges, Mapping):
+        return []
+    refs = [
+        tuple(d.get(k) for k in ("id", "zone", "topic", "bridge", "light")) if isinstance(d, Mapping) else (None,) * 5
+        for d in devices
+    ]
+    problems = ErrorCollector()
+    check_devices_fit(refs, zones, bridges, problems)  # type: ignore[arg-type]
+    return problems.field_errors()
 
 
 def detect_kind(data: Mapping[str, Any]) -> DocumentKind:

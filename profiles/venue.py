@@ -8,6 +8,7 @@ offending field (`devices.2.zone`), so `ambience check` can say exactly which li
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import SplitResult, urlsplit
 
@@ -338,52 +339,63 @@ class VenueConfig(DocumentModel):
     def _devices_fit_venue(self) -> VenueConfig:
         """Ids and topics unique, zones known, Hue bridges configured and each bridge light used once."""
         problems = ErrorCollector()
-        ids: dict[str, int] = {}
-        topics: dict[str, int] = {}
-        hue_lights: dict[tuple[str, int], int] = {}
-        for index, device in enumerate(self.devices):
-            if device.id in ids:
+        refs = [(d.id, d.zone, d.topic, d.bridge, d.light) for d in self.devices]
+        check_devices_fit(refs, self.zones, self.hue_bridges, problems)
+        problems.raise_if_any("VenueConfig")
+        return self
+
+
+def check_devices_fit(
+    devices: Sequence[tuple[Any, Any, Any, Any, Any]],
+    zones: Sequence[Any],
+    hue_bridges: Collection[Any],
+    problems: ErrorCollector,
+) -> None:
+    """The venue's cross-field rules over plain `(id, zone, topic, bridge, light)` values.
+
+    Plain values, so the loader can run the same rules on a raw document whose other fields are invalid (pydantic
+    skips after-validators then) and `ambience check` reports every error at once. Values of the wrong type are
+    left to the field validators.
+    """
+    ids: dict[Any, int] = {}
+    topics: dict[Any, int] = {}
+    hue_lights: dict[tuple[Any, Any], int] = {}
+    for index, (device_id, zone, topic, bridge, light) in enumerate(devices):
+        if isinstance(device_id, str):
+            if device_id in ids:
                 problems.add(
                     ("devices", index, "id"),
                     "duplicate",
-                    f"must be unique (devices.{ids[device.id]} has the same id)",
-                    device.id,
+                    f"must be unique (devices.{ids[device_id]} has the same id)",
+                    device_id,
                 )
-            ids.setdefault(device.id, index)
-            if device.zone != ALL_ZONES and device.zone not in self.zones:
+            ids.setdefault(device_id, index)
+        if isinstance(zone, str) and zone != ALL_ZONES and zone not in zones:
+            problems.add(
+                ("devices", index, "zone"), "unknown_zone", f"must be one of {', '.join(map(str, zones))} or *", zone
+            )
+        if isinstance(topic, str):
+            if topic in topics:
                 problems.add(
-                    ("devices", index, "zone"),
-                    "unknown_zone",
-                    f"must be one of {', '.join(self.zones)} or *",
-                    device.zone,
+                    ("devices", index, "topic"),
+                    "duplicate",
+                    f"must be unique (devices.{topics[topic]} has the same topic)",
+                    topic,
                 )
-            if device.topic is not None:
-                if device.topic in topics:
+            topics.setdefault(topic, index)
+        if isinstance(bridge, str):
+            if bridge not in hue_bridges:
+                known = ", ".join(map(str, hue_bridges)) or "none configured"
+                problems.add(
+                    ("devices", index, "bridge"), "unknown_bridge", f"must be a key of hue_bridges ({known})", bridge
+                )
+            elif isinstance(light, int):
+                key = (bridge, light)
+                if key in hue_lights:
                     problems.add(
-                        ("devices", index, "topic"),
+                        ("devices", index, "light"),
                         "duplicate",
-                        f"must be unique (devices.{topics[device.topic]} has the same topic)",
-                        device.topic,
+                        f"must be unique per bridge (devices.{hue_lights[key]} is the same light)",
+                        light,
                     )
-                topics.setdefault(device.topic, index)
-            if device.bridge is not None:
-                if device.bridge not in self.hue_bridges:
-                    known = ", ".join(self.hue_bridges) or "none configured"
-                    problems.add(
-                        ("devices", index, "bridge"),
-                        "unknown_bridge",
-                        f"must be a key of hue_bridges ({known})",
-                        device.bridge,
-                    )
-                elif device.light is not None:
-                    key = (device.bridge, device.light)
-                    if key in hue_lights:
-                        problems.add(
-                            ("devices", index, "light"),
-                            "duplicate",
-                            f"must be unique per bridge (devices.{hue_lights[key]} is the same light)",
-                            device.light,
-                        )
-                    hue_lights.setdefault(key, index)
-        problems.raise_if_any("VenueConfig")
-        return self
+                hue_lights.setdefault(key, index)

@@ -116,11 +116,6 @@ def test_check_prints_every_error_of_every_file_and_still_checks_the_good_ones(t
     assert_no_traceback(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a venue's cross-field errors (device zone not in zones) are only reported once every field "
-    "error is fixed (pydantic after-validator), so `check` does not print every error at once",
-)
 def test_check_reports_field_and_cross_field_errors_of_a_venue_together(tmp_path: Path) -> None:
     venue = example_venue_data()
     venue["limits"]["max_volume"] = 140
