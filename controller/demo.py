@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import shutil
 import signal
 import subprocess
@@ -238,6 +239,8 @@ async def _demo(args: argparse.Namespace) -> int:
     if args.duration:
         loop.call_later(args.duration, stop.set)
     tty = sys.stdout.isatty()
+    if tty:  # log lines would tear the live view; what they say (rejections, ...) is in the record it shows
+        logging.getLogger().setLevel(logging.ERROR)
     narration: list[str] = []
 
     def narrate(line: str) -> None:
