@@ -52,10 +52,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: on Linux, ask for SIGTERM when the parent dies.
+def die_with_parent() -> None:
+    """`preexec_fn` for children we start: on Linux, ask for SIGTERM when the parent dies.
 
-    A test run or demo that is killed (SIGKILL, a CI timeout) must not leave brokers behind on the machine.
+    A test run or demo that is killed (SIGKILL, a CI timeout) must not leave brokers or simulators behind. Linux
+    sends it when the *thread* that started the child ends, so start children from a long-lived thread.
     """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -131,7 +132,7 @@ class MosquittoBroker:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe work: one prctl call
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - only async-signal-safe work: one prctl call
             )
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:

@@ -16,12 +16,17 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from profiles.errors import ProfileError
 from profiles.loader import check_files, load_venue, profile_schema, venue_schema
 from profiles.venue import VenueConfig
 
+from .http_plugin import admin_token, http_server, port_problem
 from .record import EventRecord
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger("ambience")
 
@@ -140,15 +145,32 @@ def _run(venue: VenueConfig) -> int:
     if problem:
         print(f"error: store.path: {problem}", file=sys.stderr)
         return EXIT_INVALID
+    server = http_server()
+    if server is not None and (problem := port_problem(venue.api.host, venue.api.port)):
+        print(f"error: api.port: {problem}", file=sys.stderr)
+        return EXIT_INVALID
 
-    async def serve() -> None:
+    async def serve() -> BaseException | None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Service(venue).run(stop)
+        async with Service(venue) as service:
+            halt = asyncio.Event()  # a signal, or the service failing (its record cannot be written)
+            watcher = asyncio.create_task(service.wait(stop))
+            watcher.add_done_callback(lambda _: halt.set())
+            if server is None:
+                await halt.wait()
+            else:
+                log.info("API and dashboard at http://%s:%d/", venue.api.host, venue.api.port)
+                await server(service, venue.api.host, venue.api.port, admin_token(venue), halt)
+            watcher.cancel()
+        return service.failure
 
-    asyncio.run(serve())
+    failure = asyncio.run(serve())
+    if failure is not None:
+        print(f"error: {failure}", file=sys.stderr)
+        return EXIT_INVALID
     return EXIT_OK
 
 

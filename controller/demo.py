@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import shutil
 import signal
 import subprocess
@@ -34,9 +35,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from profiles.loader import load_profile, load_venue
 from profiles.venue import VenueConfig
 
-from .broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from .broker import EmbeddedBroker, MosquittoBroker, die_with_parent, find_mosquitto
 from .bus import BrokerAddress
 from .demo_view import render
+from .http_plugin import HttpServer, http_server, port_problem
 from .service import Service
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -149,7 +151,7 @@ class Kiosk:
         self.client.loop_stop()
 
 
-def _wait_for_devices(url: str, venue: VenueConfig, timeout_s: float) -> int:
+def _wait_for_devices(url: str, venue: VenueConfig, timeout_s: float, abort: threading.Event) -> int:
     """Block until every simulated device has said `online` (or the timeout); returns how many did.
 
     The service then starts in a room that is there, and on the embedded broker no subscribe races the devices'
@@ -172,8 +174,10 @@ def _wait_for_devices(url: str, venue: VenueConfig, timeout_s: float) -> int:
     client.on_connect = lambda c, *a: c.subscribe([(t, 0) for t in sorted(wanted)])
     client.connect(address.host, address.port)
     client.loop_start()
+    deadline = time.monotonic() + timeout_s
     try:
-        done.wait(timeout_s)
+        while not done.wait(0.1) and not abort.is_set() and time.monotonic() < deadline:
+            pass
     finally:
         client.disconnect()
         client.loop_stop()
@@ -203,41 +207,81 @@ async def _play(steps: list[Step], clock: VenueClock, kiosk: Kiosk, narrate: Cal
 
 async def _demo(args: argparse.Namespace) -> int:
     config = args.config or EXAMPLES / "venue.yaml"
+    load_venue(config)  # a bad config is reported (exit 1) before anything starts
     speed = args.speed or (60.0 if args.scenario == "evening" else 1.0)
-    data_dir = Path(tempfile.mkdtemp(prefix="ambience-demo-"))
-    broker: MosquittoBroker | EmbeddedBroker
-    if find_mosquitto() and not args.no_mosquitto:
-        broker = MosquittoBroker(data_dir / "mosquitto")
-        broker.start()
-        broker_name = "mosquitto"
-    else:
-        broker = EmbeddedBroker()
-        await broker.start()
-        broker_name = "embedded amqtt"
-    venue = _demo_venue(config, broker.url, data_dir)
-    sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before the loop has anything to do
-        [
-            sys.executable,
-            "-m",
-            "firmware_sim",
-            "--config",
-            str(config),
-            "--url",
-            broker.url,
-            "--log-level",
-            "error",
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    online = await asyncio.to_thread(_wait_for_devices, broker.url, venue, 15.0)
-    clock = VenueClock(speed)
+    server = http_server()
+    if server is not None and (problem := port_problem("127.0.0.1", args.port)):
+        print(f"error: --port: {problem}", file=sys.stderr)
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # first: Ctrl-C at any moment from here stops everything cleanly
         loop.add_signal_handler(sig, stop.set)
     if args.duration:
         loop.call_later(args.duration, stop.set)
+    data_dir = Path(tempfile.mkdtemp(prefix="ambience-demo-"))
+    broker: MosquittoBroker | EmbeddedBroker | None = None
+    sim: subprocess.Popen[bytes] | None = None
+    try:
+        if find_mosquitto() and not args.no_mosquitto:
+            broker = MosquittoBroker(data_dir / "mosquitto")
+            broker.start()
+        else:
+            broker = EmbeddedBroker()
+            await broker.start()
+        venue = _demo_venue(config, broker.url, data_dir)
+        sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before the loop has anything to do
+            [
+                sys.executable,
+                "-m",
+                "firmware_sim",
+                "--config",
+                str(config),
+                "--url",
+                broker.url,
+                "--log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call; a killed demo leaves no simulator
+        )
+        abort = threading.Event()
+        online = asyncio.create_task(asyncio.to_thread(_wait_for_devices, broker.url, venue, 15.0, abort))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({online, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        abort.set()
+        if stop.is_set():
+            return 0
+        await _show(args, venue, broker, online.result(), speed, data_dir, server, stop)
+    finally:
+        if sim is not None and sim.poll() is None:
+            sim.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.to_thread(sim.wait, 10)
+            except subprocess.TimeoutExpired:
+                sim.kill()
+        if isinstance(broker, MosquittoBroker):
+            broker.stop()
+        elif broker is not None:
+            await broker.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print("\nambience demo stopped: broker, devices and service are down.", flush=True)
+    return 0
+
+
+async def _show(
+    args: argparse.Namespace,
+    venue: VenueConfig,
+    broker: MosquittoBroker | EmbeddedBroker,
+    online: int,
+    speed: float,
+    data_dir: Path,
+    server: HttpServer | None,
+    stop: asyncio.Event,
+) -> None:
+    """The service, the API (when installed), the scenario and the live view, until `stop`."""
     tty = sys.stdout.isatty()
     if tty:  # log lines would tear the live view; what they say (rejections, ...) is in the record it shows
         logging.getLogger().setLevel(logging.ERROR)
@@ -248,24 +292,34 @@ async def _demo(args: argparse.Namespace) -> int:
         if not tty:
             print(line, flush=True)
 
+    broker_name = "mosquitto" if isinstance(broker, MosquittoBroker) else "embedded amqtt"
     print(
         f"ambience demo: venue {venue.venue.id} with {online}/{len(venue.devices)} simulated devices up on "
         f"{broker_name} at {broker.url}; record in {data_dir} (removed on exit); venue time x{speed:g}. "
         "Ctrl-C stops everything.",
         flush=True,
     )
+    token = secrets.token_urlsafe(16)
+    if server is not None:
+        print(f"dashboard: http://127.0.0.1:{args.port}/   admin token: {token}", flush=True)
     print(
         "kiosk check-in from another terminal: mosquitto_pub -p "
         f"{broker.url.rsplit(':', 1)[1]} -t ambience/{venue.venue.id}/checkin -q 1 "
         '-m \'{"member_id":"you","community_id":"book-club"}\'',
         flush=True,
     )
-    kiosk: Kiosk | None = None
+    clock = VenueClock(speed)
     service = Service(venue, clock=clock)
-    try:
-        async with service:
-            kiosk = Kiosk(broker.url, venue.venue.id)
-            tasks = []
+    kiosk: Kiosk | None = None
+    async with service:
+        halt = asyncio.Event()  # Ctrl-C, --duration, or the service failing
+        watcher = asyncio.create_task(service.wait(stop))
+        watcher.add_done_callback(lambda _: halt.set())
+        tasks: list[asyncio.Task[None]] = []
+        if server is not None:
+            tasks.append(asyncio.create_task(server(service, "127.0.0.1", args.port, token, halt)))
+        kiosk = await asyncio.to_thread(Kiosk, broker.url, venue.venue.id)
+        try:
             if args.scenario == "evening":
                 tasks.append(asyncio.create_task(_play(evening(venue.venue.id), clock, kiosk, narrate)))
             last_event = 0
@@ -275,28 +329,18 @@ async def _demo(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
                 else:
                     last_event = await _print_events(service, last_event)
-                if stop.is_set():
+                if halt.is_set():
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 0.5)
+                    await asyncio.wait_for(halt.wait(), 0.5)
+        finally:
             for task in tasks:
                 task.cancel()
-    finally:
-        if kiosk is not None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            watcher.cancel()
             kiosk.close()
-        if sim.poll() is None:
-            sim.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.to_thread(sim.wait, 10)
-            except subprocess.TimeoutExpired:
-                sim.kill()
-        if isinstance(broker, MosquittoBroker):
-            broker.stop()
-        else:
-            await broker.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    print("\nambience demo stopped: broker, devices and service are down.", flush=True)
-    return 0
+    if service.failure is not None:
+        print(f"error: {service.failure}", file=sys.stderr)
 
 
 async def _print_events(service: Service, since: int) -> int:

@@ -5,8 +5,14 @@ was being synced goes into the next transaction (group commit). That keeps "dura
 event while the cost of a sync is shared, so a burst of check-ins does not queue behind one fsync each.
 
 Event ids are assigned when an event is emitted, in emission order, from the table's AUTOINCREMENT sequence, so
-ids only ever grow, even after pruning. The same transaction can carry state mutations (presence, controller
-state) so the record and the state it explains never disagree after a crash.
+ids only ever grow and are never reused, even when old rows are deleted.
+
+A commit that fails (disk full, the file locked for longer than the busy timeout) fails its waiters and marks the
+record failed: from then on `emit` raises `RecordError`. The service then stops rather than acknowledge anything
+it could not store; its supervisor restarts it and the broker redelivers what was not acknowledged.
+
+The same transaction can carry state mutations (presence, controller state), so the record and the state it
+explains never disagree after a crash.
 """
 
 from __future__ import annotations
@@ -45,6 +51,11 @@ CREATE TABLE IF NOT EXISTS controller_state (
     value TEXT NOT NULL
 );
 """
+
+
+class RecordError(RuntimeError):
+    """The record cannot be written; nothing more may be acknowledged."""
+
 
 Mutation = tuple[str, Sequence[Any]]  # an SQL statement and its parameters, run in the event's transaction
 
@@ -119,7 +130,7 @@ class EventRecord:
     ) -> asyncio.Future[int] | None:
         """Queue an event; with `durable`, return a future (of the running loop) that resolves once it is committed."""
         if self._failed is not None:
-            raise RuntimeError("event record failed") from self._failed
+            raise RecordError(f"the event record at {self.path} cannot be written: {self._failed}") from self._failed
         with self._id_lock:
             event = Event(self._next_id, ts, self.venue_id, type_, payload)
             self._next_id += 1
@@ -176,12 +187,21 @@ class EventRecord:
                 self._write.execute("ROLLBACK")
             for item in batch:
                 if item.future is not None and item.loop is not None:
-                    item.loop.call_soon_threadsafe(_set_exception, item.future, exc)
+                    item.loop.call_soon_threadsafe(_set_exception, item.future, RecordError(f"commit failed: {exc}"))
             return
         self.committed_id = batch[-1].event.id
         for item in batch:
             if item.future is not None and item.loop is not None:
                 item.loop.call_soon_threadsafe(_set_result, item.future, item.event.id)
+
+    @property
+    def failed(self) -> BaseException | None:
+        return self._failed
+
+    @property
+    def backlog(self) -> int:
+        """Events emitted but not yet committed."""
+        return self._next_id - 1 - self.committed_id
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Block until everything emitted so far is committed (for shutdown and tools, not the event loop)."""

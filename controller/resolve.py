@@ -150,12 +150,21 @@ def _flatten(profile: Profile, phase: Phase | None, zones: Sequence[str]) -> _Fl
 
 def _layer(base: _Flat, over: _Flat) -> _Flat:
     return _Flat(
-        lights={z: _merge_light(base.lights.get(z, {}), v) for z, v in over.lights.items()},
+        lights={z: _layer_light(base.lights.get(z, {}), v) for z, v in over.lights.items()},
         climate={**base.climate, **over.climate},
         audio={**base.audio, **over.audio},
         scent={**base.scent, **over.scent},
         occupancy=over.occupancy or base.occupancy,
     )
+
+
+def _layer_light(default: Values, community: Values) -> Values:
+    """A community that sets its lights wants them on: the default profile's `on: false` (after hours, say) is
+    for when nobody is here, so it does not carry over unless the community says `on` itself."""
+    merged = _merge_light(default, community)
+    if community and "on" not in community:
+        merged["on"] = True
+    return merged
 
 
 def _blend_section(parts: Sequence[tuple[float, Values]], numeric: Iterable[str]) -> Values:

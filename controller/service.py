@@ -16,24 +16,28 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from devices.states import DeviceState, set_fields
+from devices.states import DeviceState, LightState, set_fields
+from devices.units import kelvin_to_hex, xy_to_hex
 from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
+from profiles.communities import CommunityStore
 from profiles.errors import FieldError, ProfileError
 from profiles.loader import parse_profile
-from profiles.profile import Profile
-from profiles.store import ProfileStore
+from profiles.profile import Profile, canonical_json
+from profiles.store import ProfileStore, ProfileVersion
 from profiles.venue import DeviceConfig, VenueConfig
 
 from . import record as rec
 from .bus import Bus, Message, Will
-from .plan import DEFAULT_MIRED_RANGE, Command, plan
+from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
 from .presence import CheckIn, Member, Presence, check_in, check_out, expire
+from .record import RecordError
 from .resolve import Resolution, ZoneAmbience, resolve
 from .shadow import Shadow, on_availability, on_command, on_report
 
@@ -158,20 +162,45 @@ class Service:
         self._max_reconnect_delay_s = max_reconnect_delay_s
         self.record: rec.EventRecord | None = None
         self.store: ProfileStore | None = None
+        self.communities: CommunityStore | None = None
+        self.started_at = time.monotonic()
         self.bus: Bus | None = None
         self.started = asyncio.Event()
+        self.failed = asyncio.Event()  # set when the record cannot be written: the service must stop
+        self.failure: BaseException | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._next_full_plan = 0.0
 
     # -- lifetime --------------------------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set; raises `RecordError` if the record failed (after a clean shutdown)."""
         async with self:
-            await stop.wait()
+            await self.wait(stop)
+        if self.failure is not None:
+            raise RecordError(str(self.failure)) from self.failure
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set or the service failed."""
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.failed.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.failure is None:
+            self.failure = exc
+            log.error("%s: stopping, so that nothing is acknowledged that is not stored", exc)
+            self.failed.set()
 
     async def __aenter__(self) -> Service:
         venue = self.venue
         now = self.clock()
         self.record = rec.EventRecord(venue.store.path, venue.venue.id)
         self.store = ProfileStore(venue.store.path)
+        self.communities = CommunityStore(venue.store.path)
         if venue.profiles_dir:
             for version in await asyncio.to_thread(self.store.seed_from_dir, Path(venue.profiles_dir), now):
                 self._emit(
@@ -223,9 +252,9 @@ class Service:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._tasks:
+        for task in [*self._tasks, *self._background]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._background]:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._flush_handle is not None:
@@ -237,6 +266,8 @@ class Service:
             await asyncio.to_thread(self.record.close)
         if self.store is not None:
             self.store.close()
+        if self.communities is not None:
+            self.communities.close()
 
     # -- connection ------------------------------------------------------------------------------------------
 
@@ -278,6 +309,8 @@ class Service:
                 self._hub_profile(message, now)
             else:
                 self._ack(message)
+        except RecordError as exc:  # not stored: not acknowledged (the broker delivers it again after a restart)
+            self._fail(exc)
         except Exception:  # one bad message must never stop the venue
             log.exception("message on %s could not be handled", message.topic)
             self._ack(message)
@@ -290,7 +323,7 @@ class Service:
         if future is None:
             self._ack(message)
         else:
-            future.add_done_callback(lambda f: self._ack(message) if not f.exception() else None)
+            future.add_done_callback(lambda f: self._fail(f.exception()) if f.exception() else self._ack(message))  # type: ignore[arg-type]
 
     def _reject(self, message: Message, now: datetime, errors: list[FieldError]) -> None:
         """Bad input changes nothing: it is recorded, reported back on `<venue>/rejected`, and acknowledged."""
@@ -314,7 +347,7 @@ class Service:
         if need_community:
             if not isinstance(community, str) or not community:
                 errors.append(FieldError("community_id", "required"))
-            elif community not in self.profiles:
+            elif not self.knows(community):
                 errors.append(FieldError("community_id", f"unknown community {community!r}"))
         fields = {
             "member_id": str(member),
@@ -340,22 +373,26 @@ class Service:
     def checkin(
         self, member_id: str, community_id: str, now: datetime, source: str, message: Message | None = None
     ) -> tuple[CheckIn, asyncio.Future[int] | None]:
-        """The one path for every check-in (kiosk over MQTT now, HTTP later). The caller validated the input."""
-        self.presence, outcome, previous = check_in(self.presence, member_id, community_id, now)
+        """The one path for every check-in (kiosk over MQTT, HTTP). The caller validated the input.
+
+        The event is emitted before presence changes, so a record that cannot be written changes nothing.
+        """
+        presence, outcome, previous = check_in(self.presence, member_id, community_id, now)
         future = None
         if outcome is not CheckIn.ALREADY_PRESENT:
-            self.stats.checkins += 1
             payload: dict[str, Any] = {
                 "member_id": member_id,
                 "community_id": community_id,
                 "source": source,
-                "present": self.presence.headcount().get(community_id, 0),
+                "present": presence.headcount().get(community_id, 0),
             }
             if previous is not None:
                 payload["moved_from"] = previous.community_id
             future = self._emit(
                 "checkin", payload, now, [rec.presence_upsert(member_id, community_id, now)], durable=True
             )
+            self.presence = presence
+            self.stats.checkins += 1
             self._wake.set()
         if message is not None:
             self._ack_when_durable(message, future)
@@ -364,16 +401,17 @@ class Service:
     def checkout(
         self, member_id: str, now: datetime, source: str, message: Message | None = None
     ) -> asyncio.Future[int] | bool | None:
-        self.presence, member = check_out(self.presence, member_id)
+        presence, member = check_out(self.presence, member_id)
         if member is None:
             return False
         payload = {
             "member_id": member_id,
             "community_id": member.community_id,
             "source": source,
-            "present": self.presence.headcount().get(member.community_id, 0),
+            "present": presence.headcount().get(member.community_id, 0),
         }
         future = self._emit("checkout", payload, now, [rec.presence_delete(member_id)], durable=True)
+        self.presence = presence
         if message is not None:
             self._ack_when_durable(message, future)
         self._wake.set()
@@ -396,11 +434,32 @@ class Service:
         if profile.community_id != community_id:
             self._reject(message, now, [FieldError("community_id", f"must match the topic ({community_id!r})")])
             return
-        asyncio.get_running_loop().create_task(self._store_profile(profile, "mqtt", now, message))
+        # Known at once, so a check-in for this community in the same batch of messages is not rejected.
+        self.profiles.setdefault(profile.community_id, profile)
+        self._spawn(self._store_profile(profile, "mqtt", now, message))
 
-    async def _store_profile(self, profile: Profile, author: str, now: datetime, message: Message | None) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """A background task that is kept (not garbage-collected mid-flight) and whose failure is not silent."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, RecordError):
+            self._fail(exc)
+        else:
+            log.error("background task failed", exc_info=exc)
+
+    async def _store_profile(
+        self, profile: Profile, author: str, now: datetime, message: Message | None
+    ) -> ProfileVersion:
+        """Store a validated profile as a new version (unless it is the latest already) and apply it at once."""
         assert self.store is not None
-        previous = self.store.get(profile.community_id)
+        previous = await asyncio.to_thread(self.store.get, profile.community_id)
         version = await asyncio.to_thread(self.store.put, profile, author, now)
         future = None
         if previous is None or previous.etag != version.etag:
@@ -419,6 +478,9 @@ class Service:
             self._wake.set()
         if message is not None:
             self._ack_when_durable(message, future)
+        elif future is not None:
+            await future
+        return version
 
     def _device_report(self, md: MqttDevice, message: Message, now: datetime) -> None:
         data = decode_json_object(message.payload)
@@ -433,7 +495,7 @@ class Service:
         if state != shadow.reported:
             self._emit(
                 "device_state",
-                {"device_id": md.config.id, "kind": md.config.kind, "state": _state_json(state)},
+                {"device_id": md.config.id, "kind": md.config.kind, "state": set_fields(state)},
                 now,
             )
         self.shadows[md.config.id] = on_report(shadow, state, now, live=live)
@@ -454,17 +516,96 @@ class Service:
         self.shadows[md.config.id] = on_availability(shadow, online, now)
         self._dirty.add(md.config.id)
 
+    # -- what the HTTP API calls: the same paths as MQTT, awaited until durable ------------------------------------
+
+    def knows(self, community_id: str) -> bool:
+        """A community the venue knows: registered through the API, or with a profile (from a file or the hub)."""
+        if community_id in self.profiles:
+            return True
+        return self.communities is not None and self.communities.get(community_id) is not None
+
+    async def check_in(self, member_id: str, community_id: str, source: str = "http") -> CheckIn:
+        outcome, future = self.checkin(member_id, community_id, self.clock(), source)
+        if future is not None:
+            await future
+        return outcome
+
+    async def check_out(self, member_id: str, source: str = "http") -> bool:
+        """False if the member was not checked in."""
+        result = self.checkout(member_id, self.clock(), source)
+        if result is False:
+            return False
+        if isinstance(result, asyncio.Future):
+            await result
+        return True
+
+    async def put_profile(self, profile: Profile, author: str) -> ProfileVersion:
+        """Store, record and apply a profile, and publish it retained for the hub and the venue's other tools."""
+        version = await self._store_profile(profile, author, self.clock(), None)
+        if self.bus is not None:
+            self.bus.publish(self.topics.profiles + profile.community_id, canonical_json(profile), retain=True)
+        return version
+
+    def state_view(self) -> dict[str, Any]:
+        """Who is here per community, the active profile and phase, the desired ambience per zone."""
+        res = self.resolution
+        view: dict[str, Any] = self.state_json(res) if res is not None else {"venue": self.venue.venue.id}
+        present: dict[str, list[str]] = {}
+        for member in self.presence.members.values():
+            present.setdefault(member.community_id, []).append(member.member_id)
+        view["present"] = {c: sorted(m) for c, m in sorted(present.items())}
+        view["active_since"] = {c: t.isoformat() for c, t in self.activations.items()}
+        return view
+
+    def devices_view(self) -> list[dict[str, Any]]:
+        """Each device: desired, reported, online, last seen (human units; `color_hex` for people)."""
+        zones = self.resolution.zones if self.resolution is not None else {}
+        out: list[dict[str, Any]] = []
+        for device in self.venue.devices:
+            shadow = self.shadows.get(device.id, Shadow())
+            desired, _ = desired_for(device, zones)
+            out.append(
+                {
+                    "id": device.id,
+                    "kind": device.kind,
+                    "zone": device.zone,
+                    "driver": device.driver,
+                    "supported": device.id in self.devices,
+                    "desired": _view(desired),
+                    "reported": _view(shadow.reported),
+                    "online": shadow.online,
+                    "last_seen": shadow.last_seen.isoformat() if shadow.last_seen else None,
+                    "pending": _view(shadow.pending),
+                }
+            )
+        return out
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "mqtt": "connected" if self.bus is not None and self.bus.connected else "disconnected",
+            "record_backlog": self.record.backlog if self.record is not None else 0,
+            "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "venue": self.venue.venue.id,
+        }
+
     # -- reconcile -------------------------------------------------------------------------------------------
 
     async def _reconcile_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
-            except TimeoutError:
-                self._plan_all = True  # the periodic tick: retries of unconfirmed commands come due here
             self._wake.clear()
+            if loop.time() >= self._next_full_plan:
+                # Once a tick, by the clock and not only when idle: a venue whose devices chatter all the time
+                # must still retry commands that a silent device never confirmed.
+                self._plan_all = True
+                self._next_full_plan = loop.time() + self.tick_s
             try:
                 self.reconcile()
+            except RecordError as exc:
+                self._fail(exc)
             except Exception:
                 log.exception("reconcile failed; retrying on the next tick")
 
@@ -573,12 +714,17 @@ class Service:
             self._send(command, sent_at)
 
     def _schedule_wake(self, at: float) -> None:
+        """Wake the reconciler at loop time `at`, unless a wake at or before then is already pending."""
         handle = self._flush_handle
-        if handle is not None and not handle.cancelled() and handle.when() <= at:
+        if handle is not None and handle.when() <= at:
             return
         if handle is not None:
             handle.cancel()
-        self._flush_handle = asyncio.get_running_loop().call_at(at, self._wake.set)
+        self._flush_handle = asyncio.get_running_loop().call_at(at, self._timed_wake)
+
+    def _timed_wake(self) -> None:
+        self._flush_handle = None  # fired: the next hold may schedule its own wake
+        self._wake.set()
 
     def _send(self, command: Command, now: datetime) -> None:
         assert self.bus is not None
@@ -605,8 +751,17 @@ class Service:
         return self.record.emit(type_, payload, now, mutations or (), durable=durable)
 
 
-def _state_json(state: DeviceState) -> dict[str, Any]:
-    return set_fields(state)
+def _view(state: DeviceState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    view = set_fields(state)
+    if isinstance(state, LightState) and state.on:
+        pct = state.brightness if state.brightness is not None else 100.0
+        if state.color_xy is not None:
+            view["color_hex"] = xy_to_hex(state.color_xy, pct)
+        elif state.color_temp_k is not None:
+            view["color_hex"] = kelvin_to_hex(state.color_temp_k, pct)
+    return view
 
 
 def zones_json(zones: Mapping[str, ZoneAmbience]) -> dict[str, Any]:
@@ -629,6 +784,6 @@ def zones_json(zones: Mapping[str, ZoneAmbience]) -> dict[str, Any]:
             entry["lighting"] = light
         for key, section in (("climate", zone.climate), ("audio", zone.audio), ("scent", zone.scent)):
             if section is not None:
-                entry[key] = _state_json(section)
+                entry[key] = set_fields(section)
         out[name] = entry
     return out

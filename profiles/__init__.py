@@ -3,6 +3,7 @@
 Imports nothing else of ours: every other package builds on these types.
 """
 
+from profiles.communities import Community, CommunityExists, CommunityStore
 from profiles.errors import ROOT, FieldError, ProfileError, field_errors
 from profiles.loader import (
     FILE,
@@ -54,6 +55,9 @@ __all__ = [
     "Audio",
     "Celsius",
     "Climate",
+    "Community",
+    "CommunityExists",
+    "CommunityStore",
     "DeviceConfig",
     "DocumentKind",
     "EnvVarName",

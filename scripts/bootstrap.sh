@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates .venv with ambience installed, on a fresh Debian with Python 3.11.
-#   scripts/bootstrap.sh          for `ambience demo`: Python packages, and Mosquitto if it can be installed
-#                                 (the demo falls back to an embedded broker without it)
-#   scripts/bootstrap.sh --test   also the test tools; Mosquitto is required (the tests run the real broker)
+#   scripts/bootstrap.sh          for `ambience demo`: Python packages, and Mosquitto (with mosquitto_pub) if it can be
+#                                 installed (the demo falls back to an embedded broker without it)
+#   scripts/bootstrap.sh --test   also the test tools, Mosquitto and Chromium (the tests run the real things)
 # Debian packages are installed only when missing, with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,15 +18,17 @@ apt_install() {
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 
-have_mosquitto() { [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null; }
+have_mosquitto() { { [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null; } && command -v mosquitto_pub >/dev/null; }
 
 python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
-if ! have_mosquitto; then
-  if [ "$want_test" = 1 ]; then
-    apt_install mosquitto
-  elif ! apt_install mosquitto; then
-    echo "bootstrap: could not install mosquitto; the demo will use its embedded broker" >&2
-  fi
+if [ "$want_test" = 1 ]; then
+  # The tests run the real things: Mosquitto, and Debian's Chromium for the dashboard's browser tests.
+  missing=()
+  have_mosquitto || missing+=(mosquitto mosquitto-clients)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
+elif ! have_mosquitto && ! apt_install mosquitto mosquitto-clients; then
+  echo "bootstrap: could not install mosquitto; the demo will use its embedded broker" >&2
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

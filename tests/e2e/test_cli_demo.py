@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.broker import find_mosquitto
+from controller.broker import find_mosquitto, free_port
 from tests.e2e.cli import Proc, cli_env, lines, processes_mentioning, started, wait_until
 from tests.integration.harness import Kiosk
 
@@ -68,7 +68,7 @@ def assert_nothing_left(demo: Proc, url: str, data_dir: str) -> None:
 
 def test_demo_evening_narrates_the_evening_and_stops_by_itself(tmp_path: Path) -> None:
     require_mosquitto()
-    args = ["demo", "--scenario", "evening", "--duration", "20", "--speed", "120"]
+    args = ["demo", "--port", str(free_port()), "--scenario", "evening", "--duration", "20", "--speed", "120"]
     with started("controller", args, tmp_path, "demo", env=cli_env(tmpdir=tmp_path)) as demo:
         first = wait_for_first_line(demo)
         assert first["broker"] == "mosquitto"
@@ -103,7 +103,7 @@ def test_demo_evening_narrates_the_evening_and_stops_by_itself(tmp_path: Path) -
 
 
 def test_demo_with_the_embedded_broker_takes_checkins_from_outside(tmp_path: Path) -> None:
-    args = ["demo", "--no-mosquitto", "--scenario", "none", "--duration", "5"]
+    args = ["demo", "--port", str(free_port()), "--no-mosquitto", "--scenario", "none", "--duration", "5"]
     with started("controller", args, tmp_path, "demo", env=cli_env(tmpdir=tmp_path)) as demo:
         first = wait_for_first_line(demo)
         assert first["broker"] == "embedded amqtt"
@@ -143,7 +143,7 @@ def test_demo_with_the_embedded_broker_takes_checkins_from_outside(tmp_path: Pat
     "iteration' and the demo prints that traceback (seen in about 1 of 4 plain `demo --no-mosquitto` runs)",
 )
 def test_demo_embedded_broker_survives_clients_subscribing_while_others_connect(tmp_path: Path) -> None:
-    args = ["demo", "--no-mosquitto", "--scenario", "none", "--duration", "30"]
+    args = ["demo", "--port", str(free_port()), "--no-mosquitto", "--scenario", "none", "--duration", "30"]
     with started("controller", args, tmp_path, "demo", env=cli_env(tmpdir=tmp_path)) as demo:
         first = wait_for_first_line(demo)
         wait_for_house(demo)
@@ -194,7 +194,7 @@ LOSES_CHECKINS = pytest.mark.xfail(
 def test_demo_does_not_lose_acknowledged_checkins(tmp_path: Path, broker_args: list[str]) -> None:
     if not broker_args:
         require_mosquitto()
-    args = ["demo", *broker_args, "--scenario", "none", "--duration", "30"]
+    args = ["demo", "--port", str(free_port()), *broker_args, "--scenario", "none", "--duration", "30"]
     with started("controller", args, tmp_path, "demo", env=cli_env(tmpdir=tmp_path)) as demo:
         first = wait_for_first_line(demo)
         wait_for_house(demo)

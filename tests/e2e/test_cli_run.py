@@ -48,6 +48,7 @@ def write_venue(folder: Path, broker_url: str, name: str = "venue.yaml", **chang
     data["mqtt"]["base_topic"] = f"z2m-e2e-{tag}"
     data["store"]["path"] = str(folder / "data" / "ambience.db")
     data["profiles_dir"] = str(EXAMPLES / "profiles")
+    data["api"]["port"] = free_port()  # every `ambience run` serves the API: not all on the example's 8000
     data.update(changes)
     path = folder / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))

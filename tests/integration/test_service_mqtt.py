@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.broker import MosquittoBroker
+from controller.broker import MosquittoBroker, free_port
 from tests.integration.harness import EXAMPLES, Listener, example_venue, run, running_venue, wait_until
 
 pytestmark = pytest.mark.integration
@@ -59,6 +59,7 @@ def test_status_is_retained_online_and_the_last_will_says_offline_when_the_servi
     config["venue"]["id"] = venue.venue.id
     config["mqtt"] = {"url": mosquitto.url, "base_topic": venue.mqtt.base_topic}
     config["store"]["path"] = str(tmp_path / "ambience.db")
+    config["api"]["port"] = free_port()
     config["profiles_dir"] = str(EXAMPLES / "profiles")
     path = tmp_path / "venue.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -152,5 +153,24 @@ def test_checkins_expire_after_the_venue_ttl(mosquitto: MosquittoBroker, tmp_pat
             await wait_until(lambda: len(v.events("checkin_expired")) == 2, what="both check-ins expired")
             await wait_until(lambda: v.device("diffuser")["scent"] == "white-tea", what="back to the house profile")
             assert v.service.presence.total == 0
+
+    run(scenario)
+
+
+def test_a_held_command_goes_out_when_its_window_ends_not_at_the_next_tick(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """Leading edge: the first change goes out at once; one that follows inside the window goes out at its end."""
+
+    async def scenario() -> None:
+        async with running_venue(example_venue(mosquitto.url, tmp_path), tick_s=5.0, coalesce_window_s=0.25) as v:
+            await wait_until(lambda: v.device("diffuser")["scent"] == "white-tea", what="house profile")
+            for cycle in range(3):  # each cycle: two changes inside one window, the second must not wait 5 s
+                for member in ("ana", "ben"):
+                    v.kiosk.checkin(f"{member}{cycle}", "book-club")
+                await wait_until(lambda: v.device("diffuser")["scent"] == "lavender", timeout_s=2.0, what="book-club")
+                v.kiosk.checkout(f"ana{cycle}")
+                v.kiosk.checkout(f"ben{cycle}")
+                await wait_until(lambda: v.device("diffuser")["scent"] == "white-tea", timeout_s=2.0, what="house")
 
     run(scenario)

@@ -696,3 +696,13 @@ def test_lighting_is_not_resolved_for_the_whole_room_pseudo_zone_without_a_light
     res = run(crowd(a=1), profiles(profile("a", lighting={"brightness": 50}, climate={"target_c": 21})))
     assert res.zones["*"].light is None
     assert climate(res).target_c == 21
+
+
+def test_a_default_profile_that_switches_lights_off_does_not_keep_a_communitys_lights_off() -> None:
+    house = profile("house", lighting={"on": False})
+    club = profile("club", lighting={"brightness": 70})
+    res = run(crowd(club=1), profiles(house, club), venue(default="house"))
+    assert light(res, "bar").on is True
+    assert light(res, "bar").brightness == 70
+    nobody = run(Presence(), profiles(house, club), venue(default="house"))
+    assert light(nobody, "bar").on is False
