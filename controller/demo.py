@@ -316,8 +316,7 @@ async def _show(
         watcher = asyncio.create_task(service.wait(stop))
         watcher.add_done_callback(lambda _: halt.set())
         tasks: list[asyncio.Task[None]] = []
-        if server is not None:
-            tasks.append(asyncio.create_task(server(service, "127.0.0.1", args.port, token, halt)))
+        api = asyncio.create_task(server(service, "127.0.0.1", args.port, token, halt)) if server else None
         kiosk = await asyncio.to_thread(Kiosk, broker.url, venue.venue.id)
         try:
             if args.scenario == "evening":
@@ -337,6 +336,9 @@ async def _show(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if api is not None:
+                halt.set()
+                await api  # it stops by itself once `halt` is set: open dashboards are closed in order
             watcher.cancel()
             kiosk.close()
     if service.failure is not None:

@@ -134,7 +134,9 @@ class Venue:
         return self.sim.devices[device_id].state
 
     def events(self, type_: str | None = None) -> list[Event]:
+        """Everything the service has recorded so far (emitted events are flushed to the file first)."""
         assert self.service.record is not None
+        assert self.service.record.flush(5.0), "the record did not commit within 5 s"
         return list(self.service.record.iter_all(type_))
 
     @property

@@ -65,9 +65,14 @@ def test_kiosk_checkins_turn_the_room_to_the_community(mosquitto: MosquittoBroke
             assert [e.payload["member_id"] for e in v.events("checkin")] == ["ana", "ben"]
             activated = [e.payload["community_id"] for e in v.events("profile_activated")]
             assert activated == ["house", "book-club"]
-            sent = v.events("command_sent")
-            assert any(
-                e.payload["device_id"] == "diffuser" and e.payload["payload"].get("scent") == "lavender" for e in sent
+            # Commands are recorded as they go out, without waiting for the disk: the record catches up at once.
+            await wait_until(
+                lambda: any(
+                    e.payload["device_id"] == "diffuser" and e.payload["payload"].get("scent") == "lavender"
+                    for e in v.events("command_sent")
+                ),
+                timeout_s=5,
+                what="the diffuser's command in the record",
             )
 
     run(scenario)

@@ -1,0 +1,1 @@
+"""The HTTP API (CONTRACT 5) and the dashboard: FastAPI over the running controller service."""

@@ -1,0 +1,142 @@
+"""What routes depend on: the app's context (the running service) and who is calling.
+
+    Caller   any valid token: the venue admin's, or a community's            (401 without one)
+    Admin    only the admin token                                            (403 for a community token)
+    Member   the admin, or the community named by the path's `community_id`  (403 for another community)
+
+The admin token is compared in constant time; community tokens are checked by the community store, which keeps
+only their hashes. No error message ever repeats a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar, cast
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
+
+from controller.record import EventRecord
+from controller.service import Service
+from profiles.communities import CommunityStore
+from profiles.store import ProfileStore
+
+from .models import Problem, ValidationProblem
+
+ADMIN = "admin"
+_T = TypeVar("_T")
+
+
+@dataclass
+class Context:
+    """One per app (tests create many apps): the service it fronts and what the routes share."""
+
+    service: Service
+    admin_token: bytes
+    metrics: CollectorRegistry
+    stopping: asyncio.Event | None = None
+    """Set by whoever runs the server when it is about to stop, so open event streams end first."""
+    closing: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the app's lifespan ends."""
+    profile_writes: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serialises `If-Match` check and store, so two concurrent PUTs cannot both match one ETag."""
+
+    @property
+    def shutting_down(self) -> bool:
+        return self.closing.is_set() or (self.stopping is not None and self.stopping.is_set())
+
+    @property
+    def record(self) -> EventRecord:
+        return _running(self.service.record)
+
+    @property
+    def store(self) -> ProfileStore:
+        return _running(self.service.store)
+
+    @property
+    def communities(self) -> CommunityStore:
+        return _running(self.service.communities)
+
+
+def _running(part: _T | None) -> _T:
+    """The service's stores exist while it runs, and the API is only served while it runs."""
+    if part is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the venue service is not running")
+    return part
+
+
+def get_context(request: Request) -> Context:
+    return cast(Context, request.app.state.context)
+
+
+Ctx = Annotated[Context, Depends(get_context)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the venue admin (`community_id` None) or one community."""
+
+    community_id: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.community_id is None
+
+    @property
+    def author(self) -> str:
+        """How the profile history names this caller."""
+        return ADMIN if self.community_id is None else f"community:{self.community_id}"
+
+
+_bearer = HTTPBearer(auto_error=False, description="The venue's admin token, or a community's token")
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_caller(
+    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None:
+        raise _unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+    token = credentials.credentials
+    if hmac.compare_digest(token.encode(), ctx.admin_token):
+        return Caller(None)
+    community_id = await asyncio.to_thread(ctx.communities.authenticate, token)
+    if community_id is None:
+        raise _unauthorized("the token is not valid")
+    return Caller(community_id)
+
+
+AnyCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def current_admin(caller: AnyCaller) -> Caller:
+    if not caller.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the venue admin may do this")
+    return caller
+
+
+def community_member(community_id: str, caller: AnyCaller) -> Caller:
+    """The admin, or the community the path names; `community_id` is the route's path parameter."""
+    if not caller.is_admin and caller.community_id != community_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this token belongs to another community")
+    return caller
+
+
+Admin = Annotated[Caller, Depends(current_admin)]
+Member = Annotated[Caller, Depends(community_member)]
+
+# -- the error responses routes declare, so the OpenAPI document lists them ------------------------------------------
+
+Responses = dict[int | str, dict[str, Any]]
+
+UNAUTHORIZED: Responses = {401: {"model": Problem, "description": "No token, or one that is not valid"}}
+FORBIDDEN: Responses = {403: {"model": Problem, "description": "The token may not reach this resource"}}
+NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such resource"}}
+INVALID: Responses = {422: {"model": ValidationProblem, "description": "Invalid input: every problem at its path"}}
+ADMIN_ONLY: Responses = {**UNAUTHORIZED, **FORBIDDEN}

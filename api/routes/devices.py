@@ -1,0 +1,18 @@
+"""Every device of the venue: what the controller wants, what the device last reported, whether it is online."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ..deps import ADMIN_ONLY, Admin, Ctx
+from ..models import DeviceView
+
+router = APIRouter(prefix="/api/v1", tags=["devices"])
+
+
+@router.get("/devices", response_model=list[DeviceView], responses=ADMIN_ONLY)
+async def devices(ctx: Ctx, _: Admin) -> list[dict[str, Any]]:
+    """Each device: desired and reported state (human units, `color_hex` for lights), online, last seen."""
+    return ctx.service.devices_view()
