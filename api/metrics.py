@@ -49,6 +49,12 @@ class ServiceCollector(Collector):
             value=record.backlog if record is not None else 0,
         )
 
+        forwarder = service.forwarder
+        if forwarder is not None:
+            yield GaugeMetricFamily(
+                "ambience_forwarder_lag", "Events in the record not yet accepted by InfluxDB", value=forwarder.lag
+            )
+
         present = GaugeMetricFamily(
             "ambience_members_present", "Members checked in, per community", labels=["community"]
         )

@@ -122,11 +122,17 @@ def request_errors(exc: RequestValidationError) -> list[FieldError]:
 # -- health ------------------------------------------------------------------------------------------------------
 
 
+class ForwarderHealth(BaseModel):
+    lag: int = Field(description="Events in the record not yet accepted by InfluxDB")
+    last_error: str | None = Field(description="Why the last write failed; null once a write succeeds")
+
+
 class Health(_View):
     status: Literal["ok"]
     mqtt: Literal["connected", "disconnected"]
     record_backlog: int = Field(description="Events emitted but not yet committed to the record")
     uptime_s: float
+    forwarder: ForwarderHealth | None = Field(default=None, description="The InfluxDB forwarder; null if none")
 
 
 # -- communities -------------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from profiles.venue import DeviceConfig, VenueConfig
 
 from . import record as rec
 from .bus import Bus, Message, Will
+from .forwarder import InfluxForwarder
 from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
 from .presence import CheckIn, Member, Presence, check_in, check_out, expire
 from .record import RecordError
@@ -163,6 +164,7 @@ class Service:
         self.record: rec.EventRecord | None = None
         self.store: ProfileStore | None = None
         self.communities: CommunityStore | None = None
+        self.forwarder: InfluxForwarder | None = None
         self.started_at = time.monotonic()
         self.bus: Bus | None = None
         self.started = asyncio.Event()
@@ -201,6 +203,10 @@ class Service:
         self.record = rec.EventRecord(venue.store.path, venue.venue.id)
         self.store = ProfileStore(venue.store.path)
         self.communities = CommunityStore(venue.store.path)
+        if venue.influx.url:
+            # Fed from the record with a durable cursor: an InfluxDB outage only delays, never loses, events.
+            self.forwarder = InfluxForwarder(venue.store.path, venue.influx, self.env.get(venue.influx.token_env))
+            self.forwarder.start()
         if venue.profiles_dir:
             for version in await asyncio.to_thread(self.store.seed_from_dir, Path(venue.profiles_dir), now):
                 self._emit(
@@ -263,6 +269,10 @@ class Service:
             await self.bus.close(final=Will(self.topics.status, b"offline"))
         if self.record is not None:
             await asyncio.to_thread(self.record.flush)
+        if self.forwarder is not None:
+            self.forwarder.notify()
+            await asyncio.to_thread(self.forwarder.close)
+        if self.record is not None:
             await asyncio.to_thread(self.record.close)
         if self.store is not None:
             self.store.close()
@@ -586,6 +596,9 @@ class Service:
             "mqtt": "connected" if self.bus is not None and self.bus.connected else "disconnected",
             "record_backlog": self.record.backlog if self.record is not None else 0,
             "uptime_s": round(time.monotonic() - self.started_at, 1),
+            "forwarder": None
+            if self.forwarder is None
+            else {"lag": self.forwarder.lag, "last_error": self.forwarder.last_error},
             "venue": self.venue.venue.id,
         }
 

@@ -14,7 +14,8 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+
+from profiles._db import open_db
 
 __all__ = ["Community", "CommunityExists", "CommunityStore", "hash_secret"]
 
@@ -48,14 +49,8 @@ class CommunityStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+        self._db = open_db(self.path, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+from profiles._db import open_db
 from profiles.errors import ProfileError
 from profiles.loader import FILE, JSON_SUFFIXES, YAML_SUFFIXES, parse_profile, read_document
 from profiles.profile import Profile, canonical_json
@@ -103,14 +104,8 @@ class ProfileStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+        self._db = open_db(self.path, _SCHEMA)
 
     def __enter__(self) -> ProfileStore:
         return self

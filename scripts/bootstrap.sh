@@ -2,7 +2,8 @@
 # Creates .venv with ambience installed, on a fresh Debian with Python 3.11.
 #   scripts/bootstrap.sh          for `ambience demo`: Python packages, and Mosquitto (with mosquitto_pub) if it can be
 #                                 installed (the demo falls back to an embedded broker without it)
-#   scripts/bootstrap.sh --test   also the test tools, Mosquitto and Chromium (the tests run the real things)
+#   scripts/bootstrap.sh --test   also the test tools, Mosquitto, Chromium and VictoriaMetrics (the tests run the
+#                                 real things)
 # Debian packages are installed only when missing, with sudo when not root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ if [ "$want_test" = 1 ]; then
   missing=()
   have_mosquitto || missing+=(mosquitto mosquitto-clients)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
 elif ! have_mosquitto && ! apt_install mosquitto mosquitto-clients; then
   echo "bootstrap: could not install mosquitto; the demo will use its embedded broker" >&2
