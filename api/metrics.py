@@ -52,7 +52,9 @@ class ServiceCollector(Collector):
         forwarder = service.forwarder
         if forwarder is not None:
             yield GaugeMetricFamily(
-                "ambience_forwarder_lag", "Events in the record not yet accepted by InfluxDB", value=forwarder.lag
+                "ambience_forwarder_lag",
+                "Events in the record not yet accepted by InfluxDB",
+                value=service.forwarder_lag(),
             )
 
         present = GaugeMetricFamily(
