@@ -1,7 +1,8 @@
 """plan: desired ambience vs. what each device reported => the minimal commands. Pure; time is an argument.
 
 A device gets only the attributes that differ (within the named tolerances of `devices.compare`), nothing while
-it is offline, and the whole desired state when it has just come back (it may have lost power and forgotten).
+it is offline or a person's change to it is being respected, and the whole desired state when it has just come
+back (it may have lost power and forgotten).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def plan(
         if desired is None:
             continue
         shadow = shadows.get(device.id, empty)
-        if shadow.online is False:
+        if shadow.online is False or shadow.overridden(now):
             continue
         mireds = device.color_temp_range or DEFAULT_MIRED_RANGE
         expected = None if shadow.resync else shadow.expected(now)

@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from devices.compare import differences
 from devices.states import DeviceState, LightState, set_fields
 from devices.units import kelvin_to_hex, xy_to_hex
 from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
@@ -40,7 +41,7 @@ from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
 from .presence import CheckIn, Member, Presence, check_in, check_out, expire
 from .record import RecordError
 from .resolve import Resolution, ZoneAmbience, resolve
-from .shadow import Shadow, on_availability, on_command, on_report
+from .shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,9 @@ class Service:
         self.presence = Presence.of(Member(m, c, t) for m, c, t in self.record.presence_rows())
         saved = self.record.state("activations") or {}
         self.activations = {c: datetime.fromisoformat(t) for c, t in saved.items()}
+        for device_id, until in (self.record.state("overrides") or {}).items():
+            if device_id in self.shadows:
+                self.shadows[device_id] = Shadow(override_until=datetime.fromisoformat(until))
         password = None
         if venue.mqtt.password_env:
             password = self.env.get(venue.mqtt.password_env)
@@ -500,6 +504,12 @@ class Service:
         state = from_z2m(md.config.kind, data)
         shadow = self.shadows[md.config.id]
         live = not message.retain
+        mireds = md.config.color_temp_range or DEFAULT_MIRED_RANGE
+        zones = self.resolution.zones if self.resolution is not None else {}
+        desired, _ = desired_for(md.config, zones)
+        manual = (
+            live and self.venue.policy.override_minutes > 0 and is_manual_change(shadow, state, desired, now, mireds)
+        )
         if live and shadow.online is not True:
             self._emit("device_online", {"device_id": md.config.id, "via": "state"}, now)
         if state != shadow.reported:
@@ -508,8 +518,28 @@ class Service:
                 {"device_id": md.config.id, "kind": md.config.kind, "state": set_fields(state)},
                 now,
             )
-        self.shadows[md.config.id] = on_report(shadow, state, now, live=live)
+        self.shadows[md.config.id] = on_report(shadow, state, now, live=live, mired_range=mireds)
+        if manual:
+            self._override(md.config.id, state, shadow.reported, now)
         self._dirty.add(md.config.id)
+
+    def _override(self, device_id: str, state: DeviceState, before: DeviceState | None, now: datetime) -> None:
+        """A person changed the device: respect it for `override_minutes`, then the controller reasserts. Kept in
+        the store with the event, so a restart does not undo a person's choice."""
+        until = now + timedelta(minutes=self.venue.policy.override_minutes)
+        self.shadows[device_id] = on_override(self.shadows[device_id], until)
+        changed = differences(state, before) if before is not None else state
+        active = {
+            d: s.override_until.isoformat()
+            for d, s in self.shadows.items()
+            if s.override_until is not None and s.overridden(now)
+        }
+        self._emit(
+            "manual_override",
+            {"device_id": device_id, "changed": set_fields(changed) if changed else {}, "until": until.isoformat()},
+            now,
+            [rec.state_set("overrides", active)],
+        )
 
     def _device_availability(self, md: MqttDevice, message: Message, now: datetime) -> None:
         online = parse_availability(message.payload)

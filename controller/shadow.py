@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from devices.compare import apply, differences, merge
 from devices.states import DeviceState
+from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN
 
 FIRST_RETRY = timedelta(seconds=5)
 MAX_RETRY = timedelta(minutes=5)
@@ -26,6 +27,10 @@ class Shadow:
     retry_at: datetime | None = None
     attempts: int = 0
     resync: bool = False  # came back online: send it the whole desired state, not just the difference
+    override_until: datetime | None = None  # a person changed the device: leave it alone until then
+
+    def overridden(self, now: datetime) -> bool:
+        return self.override_until is not None and now < self.override_until
 
     def expected(self, now: datetime) -> DeviceState | None:
         """The state the device will be in once our pending command lands (while we still wait for it)."""
@@ -34,7 +39,14 @@ class Shadow:
         return self.reported
 
 
-def on_report(shadow: Shadow, state: DeviceState, now: datetime, *, live: bool = True) -> Shadow:
+def on_report(
+    shadow: Shadow,
+    state: DeviceState,
+    now: datetime,
+    *,
+    live: bool = True,
+    mired_range: tuple[int, int] = (Z2M_MIRED_MIN, Z2M_MIRED_MAX),
+) -> Shadow:
     """A state message arrived. A device that reports *live* is online, whatever its availability topic said.
 
     A retained report (delivered because we subscribed) is what the device last said, perhaps long ago: it tells
@@ -42,7 +54,7 @@ def on_report(shadow: Shadow, state: DeviceState, now: datetime, *, live: bool =
     """
     pending = shadow.pending
     attempts = shadow.attempts
-    if pending is not None and differences(pending, state) is None:
+    if pending is not None and differences(pending, state, mired_range=mired_range) is None:
         pending, attempts = None, 0
     if not live:
         return replace(shadow, reported=state, pending=pending, attempts=attempts)
@@ -71,6 +83,32 @@ def on_availability(shadow: Shadow, online: bool, now: datetime) -> Shadow:
         retry_at=None if not online else shadow.retry_at,
         attempts=0 if not online else shadow.attempts,
     )
+
+
+def is_manual_change(
+    shadow: Shadow,
+    state: DeviceState,
+    desired: DeviceState | None,
+    now: datetime,
+    mired_range: tuple[int, int] = (Z2M_MIRED_MIN, Z2M_MIRED_MAX),
+) -> bool:
+    """A live report that no command of ours explains: the device was online and had confirmed everything we
+    sent, its state really changed (not a periodic or repeated report), and it moved away from what we want.
+
+    A device coming back from offline with its old state is not one (it is re-sent the desired state instead);
+    nor are our own echoes, which compare within the tolerances of `devices.compare`.
+    """
+    if shadow.online is not True or shadow.reported is None or shadow.resync:
+        return False
+    if shadow.pending is not None and shadow.retry_at is not None and now < shadow.retry_at:
+        return False  # our command is still on its way: this may be its echo, or a fade settling
+    if desired is None or differences(state, shadow.reported, mired_range=mired_range) is None:
+        return False
+    return differences(desired, state, mired_range=mired_range) is not None
+
+
+def on_override(shadow: Shadow, until: datetime) -> Shadow:
+    return replace(shadow, override_until=until, pending=None, retry_at=None, attempts=0)
 
 
 def on_command(shadow: Shadow, change: DeviceState, now: datetime) -> Shadow:

@@ -174,3 +174,33 @@ def test_a_held_command_goes_out_when_its_window_ends_not_at_the_next_tick(
                 await wait_until(lambda: v.device("diffuser")["scent"] == "white-tea", timeout_s=2.0, what="house")
 
     run(scenario)
+
+
+def test_a_change_made_at_the_device_is_respected_for_override_minutes_then_reasserted(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    config = example_venue(mosquitto.url, tmp_path)
+    config = config.model_copy(update={"policy": config.policy.model_copy(update={"override_minutes": 0.05})})
+
+    async def scenario() -> None:
+        async with running_venue(config) as v:
+            for member in ("ana", "ben"):
+                v.kiosk.checkin(member, "book-club")
+            wanted = round(80 * 2.54)
+            await wait_until(lambda: v.device("lounge-lamp-1")["brightness"] == wanted, what="book-club's lamp")
+            await asyncio.sleep(0.5)  # every echo of ours is in: what follows is a person at the wall switch
+            v.sim.devices["lounge-lamp-1"].manual_change({"brightness": 100})
+            [override] = await wait_until(lambda: v.events("manual_override"), what="the override recorded")
+            assert override.payload["device_id"] == "lounge-lamp-1"
+            assert override.payload["changed"] == {"brightness": round(100 / 2.54, 2)}
+            assert v.service.record is not None and "lounge-lamp-1" in v.service.record.state("overrides")
+            # Respected: for the override's 3 s the controller sends the lamp nothing...
+            await asyncio.sleep(1.5)
+            assert v.device("lounge-lamp-1")["brightness"] == 100
+            assert not [
+                e for e in v.events("command_sent") if e.id > override.id and e.payload["device_id"] == "lounge-lamp-1"
+            ]
+            # ...then it reasserts the community's light.
+            await wait_until(lambda: v.device("lounge-lamp-1")["brightness"] == wanted, timeout_s=8, what="reassert")
+
+    run(scenario)
