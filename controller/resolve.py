@@ -303,18 +303,13 @@ def _zone_ambience(flat: _Flat, zone: str) -> ZoneAmbience:
     )
 
 
-def venue_zones(venue: VenueConfig) -> list[str]:
-    """The venue's zones, plus "*" when some device serves the whole room."""
-    zones = list(venue.zones)
-    if any(d.zone == ALL_ZONES for d in venue.devices):
-        zones.append(ALL_ZONES)
-    return zones
+def venue_zones(venue: VenueConfig, kind: str | None = None) -> list[str]:
+    """The venue's zones, plus "*" when some device (of `kind`, if given) serves the whole room.
 
-
-def _light_zones(venue: VenueConfig) -> list[str]:
-    """Zones that have lights: lighting is resolved, and clamped, only where a light can show it."""
+    With `kind="light"`: the zones where lighting is resolved, and clamped, because a light can show it there.
+    """
     zones = list(venue.zones)
-    if any(d.zone == ALL_ZONES and d.kind == "light" for d in venue.devices):
+    if any(d.zone == ALL_ZONES and kind in (None, d.kind) for d in venue.devices):
         zones.append(ALL_ZONES)
     return zones
 
@@ -354,7 +349,7 @@ def resolve(
         return Resolution(headcount, presence.total, eligible, "none", (), None, {}, {})
 
     zones = venue_zones(venue)
-    light_zones = _light_zones(venue)
+    light_zones = venue_zones(venue, "light")
     default = profiles.get(venue.policy.default_profile or "")
     default_flat = _flatten(default, None, light_zones) if default is not None else None
     since = {c: activations.get(c, now) for c in active}

@@ -690,6 +690,8 @@ class Service:
         self._dispatch(plan(devices, resolution.zones, self.shadows, now))
 
     def _record_resolution(self, old: Resolution | None, new: Resolution, now: datetime) -> None:
+        if old == new:
+            return  # most reconciles (device reports, ticks) change nothing: no events, and no state to re-serialise
         if old is None or old.active != new.active or old.source != new.source:
             saved = {c: t.isoformat() for c, t in new.activations.items()}
             self._emit(

@@ -69,11 +69,6 @@ SATISFIES: dict[type[DeviceState], dict[str, Satisfies]] = {
 _COLOR_FIELDS = ("color_temp_k", "color_xy")
 
 
-def _set_fields(state: DeviceState) -> dict[str, Any]:
-    """The fields that are not None."""
-    return set_fields(state)
-
-
 def _rules(state: DeviceState) -> dict[str, Satisfies]:
     return SATISFIES[type(state)]
 
@@ -120,7 +115,7 @@ def differences(
 def _overlay(base: S, change: S) -> S:
     """`change`'s set fields over `base`; setting one colour field alone clears the other, like a light's
     `color_mode` does."""
-    updates = _set_fields(change)
+    updates = set_fields(change)
     if isinstance(change, LightState):
         if "color_xy" in updates and "color_temp_k" not in updates:
             updates["color_temp_k"] = None

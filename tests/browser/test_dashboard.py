@@ -14,7 +14,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import threading
 import time
 import urllib.error
@@ -27,7 +26,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from controller.broker import MosquittoBroker
+from controller.broker import MosquittoBroker, free_port
 from tests.integration.harness import Venue, example_venue, running_venue
 
 pytestmark = pytest.mark.integration
@@ -47,13 +46,6 @@ LAMP = "lounge-lamp-1"
 SHOT = Path("/tmp/ambience-dashboard.png")
 SHOT_ERRORS = Path("/tmp/ambience-dashboard-profile-error.png")
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _until(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
@@ -100,7 +92,7 @@ class LiveVenue:
 def venue_with_api(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[LiveVenue]:
     from api.server import serve
 
-    port = _free_port()
+    port = free_port()
     live = LiveVenue(f"http://127.0.0.1:{port}", secrets.token_urlsafe(24))
     config = example_venue(mosquitto.url, tmp_path)
     started = threading.Event()
