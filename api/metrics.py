@@ -31,6 +31,7 @@ class ServiceCollector(Collector):
             ("checkins", "Check-ins accepted (new or moved), over HTTP and from kiosks", stats.checkins),
             ("commands_sent", "Commands published to devices", stats.commands_sent),
             ("commands_deferred", "Commands held back by a device's coalescing window", stats.commands_deferred),
+            ("flap_holds", "Times a device that keeps coming back was held before its next command", stats.flap_holds),
             ("inputs_rejected", "Kiosk or hub messages rejected as invalid", stats.rejected),
             ("mqtt_messages", "MQTT messages received", stats.messages),
         )

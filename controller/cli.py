@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="only the simulated devices of a venue, against the configured broker")
     sim.add_argument("--config", type=Path, required=True)
     sim.add_argument("--url", help="broker URL (default: the config's mqtt.url)")
+    sim.add_argument("--faults", metavar="SPEC", help="inject faults, e.g. drop=0.2,delay=0.5,offline=60/5,manual=120")
+    sim.add_argument("--seed", type=int, help="makes --faults reproducible")
 
     check = sub.add_parser("check", help="validate venue configs and profile files")
     check.add_argument("files", nargs="+", type=Path)
@@ -103,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(_venue(args.config))
         if args.command == "sim":
-            return _sim(args.config, args.url)
+            return _sim(args.config, args.url, args.faults, args.seed)
         if args.command == "events":
             return _events(_venue(args.config), args.since, args.type_, args.limit, args.follow, args.json)
         if args.command == "demo":
@@ -184,12 +186,17 @@ def _store_problem(path: Path) -> str | None:
     return None
 
 
-def _sim(config: Path, url: str | None) -> int:
+def _sim(config: Path, url: str | None, faults: str | None = None, seed: int | None = None) -> int:
     """The simulator is the other side of the wire: its own program, sharing no code with us. It replaces this
-    process, so signals (Ctrl-C, a service manager's SIGTERM) reach it directly and nothing is left behind."""
+    process, so signals (Ctrl-C, a service manager's SIGTERM) reach it directly and nothing is left behind.
+    `--faults` is checked there (one line, exit 1), not here."""
     cmd = [sys.executable, "-m", "firmware_sim", "--config", str(config)]
     if url:
         cmd += ["--url", url]
+    if faults is not None:
+        cmd += ["--faults", faults]
+    if seed is not None:
+        cmd += ["--seed", str(seed)]
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, cmd)

@@ -218,6 +218,29 @@ class EventRecord:
         self._write.close()
         self._read.close()
 
+    def prune(self, older_than: datetime, up_to_id: int, chunk: int = 5000) -> int:
+        """Delete events older than `older_than` whose id is <= `up_to_id` (the forwarder's cursor, when there is
+        one: nothing is pruned that InfluxDB has not acknowledged). Blocking: call it from a thread.
+
+        Deletes in chunks, each its own short transaction, so the writer thread never waits long for the lock.
+        Ids are never reused (AUTOINCREMENT), so readers paging with `since` simply skip what is gone.
+        """
+        cutoff = older_than.astimezone(UTC).isoformat()
+        deleted = 0
+        conn = connect(self.path)
+        try:
+            while True:
+                cursor = conn.execute(
+                    "DELETE FROM events WHERE id IN "
+                    "(SELECT id FROM events WHERE id <= ? AND ts < ? ORDER BY id LIMIT ?)",
+                    (up_to_id, cutoff, chunk),
+                )
+                deleted += cursor.rowcount
+                if cursor.rowcount < chunk:
+                    return deleted
+        finally:
+            conn.close()
+
     # -- reading ---------------------------------------------------------------------------------------------
 
     def read(self, since: int = 0, type_: str | None = None, limit: int = 1000) -> list[Event]:

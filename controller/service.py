@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from profiles.venue import DeviceConfig, VenueConfig
 from . import record as rec
 from .bus import Bus, Message, Will
 from .forwarder import InfluxForwarder
+from .pacing import Pacer
 from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
 from .presence import CheckIn, Member, Presence, check_in, check_out, expire
 from .record import RecordError
@@ -53,6 +54,7 @@ class Stats:
     checkins: int = 0
     commands_sent: int = 0
     commands_deferred: int = 0
+    flap_holds: int = 0  # a device came back again soon after its last return and was held
     messages: int = 0
     rejected: int = 0
     reconciles: int = 0
@@ -87,22 +89,6 @@ class MqttDevice:
     availability_topic: str
 
 
-@dataclass
-class _Coalescer:
-    """Leading-edge window per device: when each device may be sent its next command (loop time)."""
-
-    window_s: float
-    next_ok: dict[str, float] = field(default_factory=dict)
-
-    def admit(self, device_id: str, now: float) -> float | None:
-        """None if a command may go out now (and opens the window); else the loop time it may go out."""
-        at = self.next_ok.get(device_id, 0.0)
-        if now >= at:
-            self.next_ok[device_id] = now + self.window_s
-            return None
-        return at
-
-
 class Service:
     """`await Service(venue).run(stop)` runs until `stop` is set; `async with` for finer control in tests."""
 
@@ -116,11 +102,13 @@ class Service:
         tick_s: float = 1.0,
         settle_s: float = 0.3,
         max_reconnect_delay_s: int = 30,
+        prune_every_s: float = 3600.0,
     ) -> None:
         self.venue = venue
         self.clock = clock
         self.env = os.environ if env is None else env
         self.tick_s = tick_s
+        self.prune_every_s = prune_every_s
         self.settle_s = settle_s
         self.topics = Topics.of(venue.venue.id)
         self.stats = Stats()
@@ -152,7 +140,7 @@ class Service:
         self.activations: dict[str, datetime] = {}
         self.resolution: Resolution | None = None
         self.shadows: dict[str, Shadow] = {d: Shadow() for d in self.devices}
-        self._coalescer = _Coalescer(coalesce_window_s)
+        self._pacer = Pacer(coalesce_window_s)
         self._flush_handle: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._settled_at: float | None = None
@@ -250,6 +238,7 @@ class Service:
         self._tasks = [
             asyncio.create_task(self._consume(), name="consume"),
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
+            asyncio.create_task(self._prune_loop(), name="prune"),
         ]
         log.info(
             "venue %s: %d devices, %d profiles, %d members present",
@@ -512,6 +501,8 @@ class Service:
         )
         if live and shadow.online is not True:
             self._emit("device_online", {"device_id": md.config.id, "via": "state"}, now)
+            if shadow.online is False:
+                self._came_back(md.config.id)
         if state != shadow.reported:
             self._emit(
                 "device_state",
@@ -553,8 +544,21 @@ class Service:
                 {"device_id": md.config.id, "via": "availability"},
                 now,
             )
+            if online and shadow.online is False:
+                self._came_back(md.config.id)
         self.shadows[md.config.id] = on_availability(shadow, online, now)
         self._dirty.add(md.config.id)
+
+    def _came_back(self, device_id: str) -> None:
+        hold = self._pacer.came_back(device_id, asyncio.get_running_loop().time())
+        if hold > 0:
+            self.stats.flap_holds += 1
+            log.info(
+                "device %s: back again (%d returns in a row), next command in %.0f s",
+                device_id,
+                self._pacer.flapping(device_id),
+                hold,
+            )
 
     # -- what the HTTP API calls: the same paths as MQTT, awaited until durable ------------------------------------
 
@@ -637,6 +641,27 @@ class Service:
             else {"lag": self.forwarder_lag(), "last_error": self.forwarder.last_error},
             "venue": self.venue.venue.id,
         }
+
+    # -- retention -------------------------------------------------------------------------------------------
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:  # a failed prune only keeps old events longer
+                log.exception("pruning the event record failed; trying again later")
+            await asyncio.sleep(self.prune_every_s)
+
+    async def prune(self) -> int:
+        """Delete events older than `store.retention_days`, but only those InfluxDB already has when a forwarder
+        runs (an outage longer than the retention keeps them until they are delivered)."""
+        assert self.record is not None
+        older_than = self.clock() - timedelta(days=self.venue.store.retention_days)
+        up_to = self.forwarder.cursor if self.forwarder is not None else self.record.committed_id
+        deleted = await asyncio.to_thread(self.record.prune, older_than, up_to)
+        if deleted:
+            log.info("event record: pruned %d events from before %s", deleted, older_than.isoformat())
+        return deleted
 
     # -- reconcile -------------------------------------------------------------------------------------------
 
@@ -756,7 +781,7 @@ class Service:
             return
         sent_at = self.clock()  # read beside `mono`, so the record shows when commands really went out
         for command in commands:
-            held_until = self._coalescer.admit(command.device_id, mono)
+            held_until = self._pacer.admit(command.device_id, mono)
             if held_until is not None:
                 self.stats.commands_deferred += 1
                 self._dirty.add(command.device_id)  # planned again, from the latest desired state, when it opens

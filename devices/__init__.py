@@ -4,6 +4,9 @@ Pure translation: no I/O here. The controller owns the connections and feeds the
 """
 
 from devices.compare import apply, differences, merge
+from devices.hue import HueCapabilities, from_hue, light_capabilities, light_mireds, supported, to_hue
+from devices.hue_groups import GroupPlan, choose_groups
+from devices.hue_pacer import HuePacer, merge_bodies
 from devices.states import (
     STATE_OF_KIND,
     AudioState,
@@ -17,11 +20,14 @@ from devices.states import (
 )
 from devices.units import (
     hex_to_xy,
+    hue_bri_to_percent,
     kelvin_to_hex,
     kelvin_to_mired,
     kelvin_to_xy,
     mired_to_kelvin,
+    percent_to_hue_bri,
     percent_to_z2m,
+    seconds_to_hue_transition,
     xy_to_hex,
     z2m_to_percent,
 )
@@ -34,21 +40,34 @@ __all__ = [
     "ClimateState",
     "DeviceKind",
     "DeviceState",
+    "GroupPlan",
+    "HueCapabilities",
+    "HuePacer",
     "LightState",
     "PlayState",
     "ScentState",
     "apply",
+    "choose_groups",
     "decode_json_object",
     "differences",
+    "from_hue",
     "from_z2m",
     "hex_to_xy",
+    "hue_bri_to_percent",
     "kelvin_to_hex",
     "kelvin_to_mired",
     "kelvin_to_xy",
+    "light_capabilities",
+    "light_mireds",
     "merge",
+    "merge_bodies",
     "mired_to_kelvin",
     "parse_availability",
+    "percent_to_hue_bri",
     "percent_to_z2m",
+    "seconds_to_hue_transition",
+    "supported",
+    "to_hue",
     "to_z2m",
     "xy_to_hex",
     "z2m_to_percent",

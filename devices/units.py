@@ -1,7 +1,7 @@
-"""Unit conversions between human units and the Zigbee2MQTT wire, one tiny named function each.
+"""Unit conversions between human units and the device wires (Zigbee2MQTT, Hue v1), one tiny named function each.
 
-Human units (percent, Kelvin, CIE xy, `#rrggbb`) live everywhere inside; 0-254 brightness and mireds exist
-only at the protocol edge. Every function here is pure and total over sane inputs, so the tables in
+Human units (percent, Kelvin, CIE xy, `#rrggbb`) live everywhere inside; 0-254 brightness, mireds and Hue's
+deciseconds exist only at the protocol edge. Every function here is pure and total over sane inputs, so the tables in
 `devices.z2m` and the tolerances in `devices.compare` can rely on them without guarding.
 """
 
@@ -12,6 +12,12 @@ import math
 Z2M_BRIGHTNESS_MAX = 254
 Z2M_MIRED_MIN = 153  # 6536 K: the coldest white Zigbee2MQTT lights accept
 Z2M_MIRED_MAX = 500  # 2000 K: the warmest
+
+HUE_BRI_MIN = 1  # Hue v1 has no brightness 0: 1 is the dimmest level a light that is on can show
+HUE_BRI_MAX = 254
+HUE_MIRED_MIN = 153  # the range a Hue light assumes when it does not report `capabilities.control.ct`
+HUE_MIRED_MAX = 500
+HUE_TRANSITION_MAX = 65535  # deciseconds: `transitiontime` is a uint16 on the bridge (~1.8 h)
 
 # The white point of the matrix below: what an achromatic colour (and black, which has none) maps to.
 WHITE_POINT_XY = (0.3227, 0.329)
@@ -50,6 +56,26 @@ def percent_to_z2m(pct: float) -> int:
 def z2m_to_percent(raw: float) -> float:
     """Zigbee2MQTT 0-254 -> percent with 2 decimals: enough to round-trip, few enough to read in an event."""
     return round(_clamp(raw, 0.0, Z2M_BRIGHTNESS_MAX) * 100 / Z2M_BRIGHTNESS_MAX, 2)
+
+
+def percent_to_hue_bri(pct: float) -> int:
+    """Brightness 0-100 % -> Hue `bri` 1-254, rounded and clamped.
+
+    0 % becomes 1, not "off": `on` is its own field, and switching a light off because of a brightness would make
+    it report `on: false` against a desired `on: true` for ever. Bri 1 reads back as 0.39 %, within
+    `BRIGHTNESS_TOLERANCE_PCT` of 0 %, so the echo of our own command compares equal.
+    """
+    return max(HUE_BRI_MIN, round(_clamp(pct, 0.0, 100.0) * HUE_BRI_MAX / 100))
+
+
+def hue_bri_to_percent(bri: float) -> float:
+    """Hue `bri` -> percent with 2 decimals, on the same 254 scale as `percent_to_hue_bri` so it round-trips."""
+    return round(_clamp(bri, 0.0, HUE_BRI_MAX) * 100 / HUE_BRI_MAX, 2)
+
+
+def seconds_to_hue_transition(seconds: float) -> int:
+    """A fade in seconds -> Hue `transitiontime` in deciseconds, clamped to what the bridge accepts."""
+    return int(_clamp(round(seconds * 10), 0, HUE_TRANSITION_MAX))
 
 
 def kelvin_to_mired(k: float, lo: int = Z2M_MIRED_MIN, hi: int = Z2M_MIRED_MAX) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from controller.record import EventRecord, presence_delete, presence_upsert, state_set
@@ -82,4 +82,33 @@ def test_read_filters_by_type_and_since(tmp_path: Path) -> None:
 def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
     record = EventRecord(tmp_path / "r.db", "v")
     assert sqlite3.connect(tmp_path / "r.db").execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    record.close()
+
+
+def test_prune_deletes_only_old_events_up_to_the_given_id(tmp_path: Path) -> None:
+    record = EventRecord(tmp_path / "r.db", "v")
+    old = [T0 - timedelta(days=100, minutes=i) for i in range(5)]
+    for i, ts in enumerate(old):
+        record.emit("checkin", {"i": i}, ts)
+    record.emit("checkin", {"i": "new"}, T0)
+    assert record.flush()
+    ids = [e.id for e in record.read()]
+    cutoff = T0 - timedelta(days=90)
+
+    assert record.prune(cutoff, up_to_id=ids[2]) == 3  # the forwarder has only delivered the first three
+    assert [e.id for e in record.read()] == ids[3:]
+    assert record.prune(cutoff, up_to_id=ids[-1], chunk=1) == 2  # chunked: every chunk its own transaction
+    assert [e.id for e in record.read()] == ids[-1:]  # the new one stays
+    record.close()
+
+
+def test_prune_compares_instants_not_text(tmp_path: Path) -> None:
+    """Timestamps with and without microseconds, and a cutoff given in another time zone."""
+    record = EventRecord(tmp_path / "r.db", "v")
+    record.emit("checkin", {"i": 0}, T0)
+    record.emit("checkin", {"i": 1}, T0 + timedelta(microseconds=500_000))
+    assert record.flush()
+    berlin = timezone(timedelta(hours=2))
+    assert record.prune((T0 + timedelta(microseconds=250_000)).astimezone(berlin), up_to_id=10) == 1
+    assert [e.payload["i"] for e in record.read()] == [1]
     record.close()
