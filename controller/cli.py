@@ -72,6 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--faults", metavar="SPEC", help="inject faults, e.g. drop=0.2,delay=0.5,offline=60/5,manual=120")
     sim.add_argument("--seed", type=int, help="makes --faults reproducible")
 
+    hue = sub.add_parser("hue", help="pair with a Philips Hue bridge, list its lights")
+    hue_sub = hue.add_subparsers(dest="hue_command", required=True, metavar="ACTION")
+    pair = hue_sub.add_parser("pair", help="register with a bridge (press its link button) and print the username")
+    pair.add_argument("--host", required=True, help="the bridge's address, e.g. 192.168.1.20")
+    pair.add_argument("--env", default="HUE_USERNAME", help="variable name in the printed export line")
+    pair.add_argument("--wait", type=float, default=30.0, help="seconds to wait for the link button")
+    lights = hue_sub.add_parser("lights", help="list the lights of the config's bridges, to map them to zones")
+    lights.add_argument("--config", type=Path, required=True)
+
     check = sub.add_parser("check", help="validate venue configs and profile files")
     check.add_argument("files", nargs="+", type=Path)
 
@@ -106,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(_venue(args.config))
         if args.command == "sim":
             return _sim(args.config, args.url, args.faults, args.seed)
+        if args.command == "hue":
+            from . import hue_cli
+
+            if args.hue_command == "pair":
+                return hue_cli.pair(args.host, env=args.env, wait_s=args.wait)
+            return hue_cli.lights(args.config)
         if args.command == "events":
             return _events(_venue(args.config), args.since, args.type_, args.limit, args.follow, args.json)
         if args.command == "demo":

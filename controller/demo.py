@@ -15,9 +15,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,15 +35,16 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from profiles.loader import load_profile, load_venue
-from profiles.venue import VenueConfig
+from profiles.venue import DeviceConfig, HueBridge, VenueConfig
 
-from .broker import EmbeddedBroker, MosquittoBroker, die_with_parent, find_mosquitto
+from .broker import EmbeddedBroker, MosquittoBroker, die_with_parent, find_mosquitto, free_port
 from .bus import BrokerAddress
 from .demo_view import render
 from .http_plugin import HttpServer, http_server, port_problem
 from .service import Service
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DEMO_HUE_ENV = "AMBIENCE_DEMO_HUE_USERNAME"
 
 
 class VenueClock:
@@ -184,14 +187,76 @@ def _wait_for_devices(url: str, venue: VenueConfig, timeout_s: float, abort: thr
     return len(seen & wanted)
 
 
-def _demo_venue(config: Path, broker_url: str, data_dir: Path) -> VenueConfig:
+def _demo_venue(config: Path, broker_url: str, data_dir: Path, hue: DemoHue | None = None) -> VenueConfig:
     venue = load_venue(config)
-    return venue.model_copy(
-        update={
-            "mqtt": venue.mqtt.model_copy(update={"url": broker_url}),
-            "store": venue.store.model_copy(update={"path": str(data_dir / "ambience.db")}),
-        }
-    )
+    update: dict[str, Any] = {
+        "mqtt": venue.mqtt.model_copy(update={"url": broker_url}),
+        "store": venue.store.model_copy(update={"path": str(data_dir / "ambience.db")}),
+    }
+    if hue is not None:
+        update["hue_bridges"] = {"demo-hue": HueBridge(host=hue.address, username_env=DEMO_HUE_ENV, poll_interval_s=1)}
+        update["devices"] = [
+            *venue.devices,
+            *(
+                DeviceConfig(
+                    id=f"lounge-hue-{n}", kind="light", zone="lounge", driver="hue", bridge="demo-hue", light=n
+                )
+                for n in (1, 2)
+            ),
+        ]
+    return venue.model_copy(update=update)
+
+
+@dataclass
+class DemoHue:
+    """An emulated Hue bridge with two lounge lights, in its own process like the MQTT devices."""
+
+    process: subprocess.Popen[bytes]
+    address: str
+    username: str
+
+    @classmethod
+    def start(cls) -> DemoHue:
+        port, username = free_port(), secrets.token_hex(20)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "firmware_sim.hue_cli",
+                "--port",
+                str(port),
+                "--lights",
+                "2",
+                "--group",
+                "Lounge=1,2",
+                "--username",
+                username,
+                "--enforce-rate-limit",
+                "--log-level",
+                "error",
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - one prctl call; a killed demo leaves no emulator
+        )
+        return cls(process, f"127.0.0.1:{port}", username)
+
+    def wait_listening(self, timeout_s: float) -> bool:
+        host, port = self.address.rsplit(":", 1)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and self.process.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection((host, int(port)), timeout=0.5):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 async def _play(steps: list[Step], clock: VenueClock, kiosk: Kiosk, narrate: Callable[[str], None]) -> None:
@@ -222,6 +287,7 @@ async def _demo(args: argparse.Namespace) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="ambience-demo-"))
     broker: MosquittoBroker | EmbeddedBroker | None = None
     sim: subprocess.Popen[bytes] | None = None
+    hue: DemoHue | None = None
     try:
         if find_mosquitto() and not args.no_mosquitto:
             broker = MosquittoBroker(data_dir / "mosquitto")
@@ -229,7 +295,13 @@ async def _demo(args: argparse.Namespace) -> int:
         else:
             broker = EmbeddedBroker()
             await broker.start()
-        venue = _demo_venue(config, broker.url, data_dir)
+        if not load_venue(config).hue_bridges:  # the example venue: show the Hue driver beside MQTT
+            hue = DemoHue.start()
+            if not await asyncio.to_thread(hue.wait_listening, 10.0):
+                print("warning: the emulated Hue bridge did not start; the demo goes on without it", file=sys.stderr)
+                hue.stop()
+                hue = None
+        venue = _demo_venue(config, broker.url, data_dir, hue)
         sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before the loop has anything to do
             [
                 sys.executable,
@@ -254,8 +326,11 @@ async def _demo(args: argparse.Namespace) -> int:
         abort.set()
         if stop.is_set():
             return 0
-        await _show(args, venue, broker, online.result(), speed, data_dir, server, stop)
+        env = {**os.environ, DEMO_HUE_ENV: hue.username} if hue is not None else None
+        await _show(args, venue, broker, online.result(), speed, data_dir, server, stop, env)
     finally:
+        if hue is not None:
+            await asyncio.to_thread(hue.stop)
         if sim is not None and sim.poll() is None:
             sim.send_signal(signal.SIGTERM)
             try:
@@ -280,6 +355,7 @@ async def _show(
     data_dir: Path,
     server: HttpServer | None,
     stop: asyncio.Event,
+    env: dict[str, str] | None = None,
 ) -> None:
     """The service, the API (when installed), the scenario and the live view, until `stop`."""
     tty = sys.stdout.isatty()
@@ -293,9 +369,13 @@ async def _show(
             print(line, flush=True)
 
     broker_name = "mosquitto" if isinstance(broker, MosquittoBroker) else "embedded amqtt"
+    mqtt_count = sum(1 for d in venue.devices if d.driver == "mqtt")
+    hue_count = len(venue.devices) - mqtt_count
+    bridges = ", ".join(b.host for b in venue.hue_bridges.values())
+    hue_note = f" and {hue_count} Hue lights on an emulated bridge at {bridges}" if hue_count else ""
     print(
-        f"ambience demo: venue {venue.venue.id} with {online}/{len(venue.devices)} simulated devices up on "
-        f"{broker_name} at {broker.url}; record in {data_dir} (removed on exit); venue time x{speed:g}. "
+        f"ambience demo: venue {venue.venue.id} with {online}/{mqtt_count} simulated MQTT devices up on "
+        f"{broker_name} at {broker.url}{hue_note}; record in {data_dir} (removed on exit); venue time x{speed:g}. "
         "Ctrl-C stops everything.",
         flush=True,
     )
@@ -309,7 +389,7 @@ async def _show(
         flush=True,
     )
     clock = VenueClock(speed)
-    service = Service(venue, clock=clock)
+    service = Service(venue, clock=clock, env=env)
     kiosk: Kiosk | None = None
     async with service:
         halt = asyncio.Event()  # Ctrl-C, --duration, or the service failing

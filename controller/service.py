@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from devices.compare import differences
+from devices.hue import HueCapabilities, from_hue, light_capabilities, supported, to_hue
+from devices.hue_client import HueApiError, HueClient, HueError, HueUnauthorized, HueUnreachable
 from devices.states import DeviceState, LightState, set_fields
 from devices.units import kelvin_to_hex, xy_to_hex
 from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
@@ -37,6 +40,7 @@ from profiles.venue import DeviceConfig, VenueConfig
 from . import record as rec
 from .bus import Bus, Message, Will
 from .forwarder import InfluxForwarder
+from .hue_link import HueLink
 from .pacing import Pacer
 from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
 from .presence import CheckIn, Member, Presence, check_in, check_out, expire
@@ -117,13 +121,16 @@ class Service:
         self.mqtt_devices: dict[str, MqttDevice] = {}
         self._by_state_topic: dict[str, MqttDevice] = {}
         self._by_availability_topic: dict[str, MqttDevice] = {}
+        # Hue lights by bridge name, and by (bridge, light id) for what a poll returns.
+        self.hue_lights: dict[str, list[DeviceConfig]] = defaultdict(list)
+        self.hue_links: dict[str, HueLink] = {}
+        self._hue_caps: dict[str, HueCapabilities] = {}
         for device in venue.devices:
-            if device.driver != "mqtt" or device.topic is None:
-                log.warning(
-                    "device %s: driver %s is not supported by this version; left alone",
-                    device.id,
-                    device.driver,
-                )
+            if device.driver == "hue" and device.bridge is not None and device.light is not None:
+                self.devices[device.id] = device
+                self.hue_lights[device.bridge].append(device)
+                continue
+            if device.topic is None:
                 continue
             md = MqttDevice(
                 device,
@@ -236,6 +243,7 @@ class Service:
         )
         await self.bus.__aenter__()
         self._tasks = [
+            *self._start_hue_links(now),
             asyncio.create_task(self._consume(), name="consume"),
             asyncio.create_task(self._reconcile_loop(), name="reconcile"),
             asyncio.create_task(self._prune_loop(), name="prune"),
@@ -490,29 +498,31 @@ class Service:
         if data is None:
             log.debug("device %s: ignored a state message that is not a JSON object", md.config.id)
             return
-        state = from_z2m(md.config.kind, data)
-        shadow = self.shadows[md.config.id]
-        live = not message.retain
-        mireds = md.config.color_temp_range or DEFAULT_MIRED_RANGE
+        self._report(md.config, from_z2m(md.config.kind, data), now, live=not message.retain)
+
+    def _report(self, device: DeviceConfig, state: DeviceState, now: datetime, *, live: bool) -> None:
+        """What a device says it is, from any driver: recorded, compared with what we asked, maybe an override."""
+        shadow = self.shadows[device.id]
+        mireds = self._mireds(device)
         zones = self.resolution.zones if self.resolution is not None else {}
-        desired, _ = desired_for(md.config, zones)
+        desired, _ = desired_for(device, zones)
         manual = (
             live and self.venue.policy.override_minutes > 0 and is_manual_change(shadow, state, desired, now, mireds)
         )
         if live and shadow.online is not True:
-            self._emit("device_online", {"device_id": md.config.id, "via": "state"}, now)
+            self._emit("device_online", {"device_id": device.id, "via": "state"}, now)
             if shadow.online is False:
-                self._came_back(md.config.id)
+                self._came_back(device.id)
         if state != shadow.reported:
-            self._emit(
-                "device_state",
-                {"device_id": md.config.id, "kind": md.config.kind, "state": set_fields(state)},
-                now,
-            )
-        self.shadows[md.config.id] = on_report(shadow, state, now, live=live, mired_range=mireds)
+            self._emit("device_state", {"device_id": device.id, "kind": device.kind, "state": set_fields(state)}, now)
+        self.shadows[device.id] = on_report(shadow, state, now, live=live, mired_range=mireds)
         if manual:
-            self._override(md.config.id, state, shadow.reported, now)
-        self._dirty.add(md.config.id)
+            self._override(device.id, state, shadow.reported, now)
+        self._dirty.add(device.id)
+
+    def _mireds(self, device: DeviceConfig) -> tuple[int, int]:
+        caps = self._hue_caps.get(device.id)
+        return device.color_temp_range or (caps.mireds if caps is not None else DEFAULT_MIRED_RANGE)
 
     def _override(self, device_id: str, state: DeviceState, before: DeviceState | None, now: datetime) -> None:
         """A person changed the device: respect it for `override_minutes`, then the controller reasserts. Kept in
@@ -537,17 +547,72 @@ class Service:
         if online is None:
             log.debug("device %s: unreadable availability %r", md.config.id, message.payload[:40])
             return
-        shadow = self.shadows[md.config.id]
-        if shadow.online is not online:
-            self._emit(
-                "device_online" if online else "device_offline",
-                {"device_id": md.config.id, "via": "availability"},
-                now,
-            )
-            if online and shadow.online is False:
-                self._came_back(md.config.id)
-        self.shadows[md.config.id] = on_availability(shadow, online, now)
-        self._dirty.add(md.config.id)
+        self._availability(md.config.id, online, "availability", now)
+
+    def _availability(self, device_id: str, online: bool, via: str, now: datetime) -> None:
+        shadow = self.shadows[device_id]
+        if shadow.online is online:
+            return
+        self._emit("device_online" if online else "device_offline", {"device_id": device_id, "via": via}, now)
+        if online and shadow.online is False:
+            self._came_back(device_id)
+        self.shadows[device_id] = on_availability(shadow, online, now)
+        self._dirty.add(device_id)
+
+    # -- Hue bridges: what their links report (on the loop) -------------------------------------------------------
+
+    def _start_hue_links(self, now: datetime) -> list[asyncio.Task[None]]:
+        tasks = []
+        for name, lights in self.hue_lights.items():
+            settings = self.venue.hue_bridges[name]
+            username = self.env.get(settings.username_env)
+            if not username:
+                reason = (
+                    f"environment variable {settings.username_env} is not set: "
+                    f"run `ambience hue pair --host {settings.host}` and export what it prints"
+                )
+                log.error("hue bridge %s: %s", name, reason)
+                self._emit("bridge_error", {"bridge": name, "context": "start", "error": reason}, now)
+                for device in lights:
+                    self._availability(device.id, False, "hue", now)
+                continue
+            link = HueLink(name, settings, HueClient(settings.host, username), self)
+            self.hue_links[name] = link
+            tasks.append(asyncio.create_task(link.run(), name=f"hue-{name}"))
+        return tasks
+
+    def on_poll(self, link: HueLink, lights: Mapping[str, Mapping[str, Any]]) -> None:
+        """A bridge answered a poll: each configured light's state and reachability, as from any device."""
+        now = self.clock()
+        try:
+            for device in self.hue_lights[link.name]:
+                light = lights.get(str(device.light))
+                if light is None:
+                    self._availability(device.id, False, "hue", now)
+                    continue
+                self._hue_caps[device.id] = light_capabilities(light)
+                state, reachable = from_hue(light)
+                self._availability(device.id, reachable, "hue", now)
+                if reachable:
+                    self._report(device, state, now, live=True)
+        except RecordError as exc:
+            self._fail(exc)
+        self._wake.set()
+
+    def on_error(self, link: HueLink, error: HueError, context: str) -> None:
+        """Recorded with the bridge's own message; a bridge that is away (or refuses us) takes its lights offline."""
+        now = self.clock()
+        payload: dict[str, Any] = {"bridge": link.name, "context": context[:200], "error": str(error)[:500]}
+        if isinstance(error, HueApiError):
+            payload.update(type=error.type, address=error.address, description=error.description)
+        try:
+            self._emit("bridge_error", payload, now)
+            if isinstance(error, HueUnreachable | HueUnauthorized):
+                for device in self.hue_lights[link.name]:
+                    self._availability(device.id, False, "hue", now)
+        except RecordError as exc:
+            self._fail(exc)
+        self._wake.set()
 
     def _came_back(self, device_id: str) -> None:
         hold = self._pacer.came_back(device_id, asyncio.get_running_loop().time())
@@ -639,6 +704,7 @@ class Service:
             "forwarder": None
             if self.forwarder is None
             else {"lag": self.forwarder_lag(), "last_error": self.forwarder.last_error},
+            "hue": {name: link.status() for name, link in self.hue_links.items()},
             "venue": self.venue.venue.id,
         }
 
@@ -769,25 +835,72 @@ class Service:
         }
 
     def _dispatch(self, commands: list[Command]) -> None:
-        bus = self.bus
-        if bus is None or not bus.connected or not commands:
-            return  # nothing is queued for a broker we cannot reach: the next connect re-plans
+        if not commands:
+            return
         loop = asyncio.get_running_loop()
         mono = loop.time()
-        if self._settled_at is not None and mono < self._settled_at:
-            # Just connected: the devices' retained states are still arriving; plan once they have.
+        bus = self.bus
+        # Nothing is queued for a broker we cannot reach (the next connect re-plans), and just after a connect
+        # the devices' retained states are still arriving: MQTT devices are planned once they have.
+        mqtt_ready = bus is not None and bus.connected
+        if mqtt_ready and self._settled_at is not None and mono < self._settled_at:
+            mqtt_ready = False
             self._plan_all = True
             self._schedule_wake(self._settled_at)
-            return
         sent_at = self.clock()  # read beside `mono`, so the record shows when commands really went out
+        hue: dict[str, list[Command]] = defaultdict(list)
         for command in commands:
+            device = self.devices[command.device_id]
+            if device.driver == "mqtt" and not mqtt_ready:
+                continue
             held_until = self._pacer.admit(command.device_id, mono)
             if held_until is not None:
                 self.stats.commands_deferred += 1
                 self._dirty.add(command.device_id)  # planned again, from the latest desired state, when it opens
                 self._schedule_wake(held_until)
+            elif device.driver == "hue" and device.bridge is not None:
+                hue[device.bridge].append(command)
+            else:
+                self._send(command, sent_at)
+        for bridge, batch in hue.items():
+            self._send_hue(bridge, batch, sent_at)
+
+    def _send_hue(self, bridge: str, commands: list[Command], now: datetime) -> None:
+        """One planning round's commands to one bridge: paced there, as group commands where a group fits."""
+        link = self.hue_links.get(bridge)
+        if link is None:
+            return  # not paired: its lights are offline and never planned; reached only by a race at start
+        bodies: dict[str, dict[str, Any]] = {}
+        sent: list[tuple[Command, str]] = []
+        for command in commands:
+            device = self.devices[command.device_id]
+            change = command.change
+            caps = self._hue_caps.get(device.id)
+            if caps is not None and isinstance(change, LightState):
+                change = supported(change, caps)  # a white-only bulb is not sent a colour it would refuse
+            if not isinstance(change, LightState):
                 continue
-            self._send(command, sent_at)
+            body = to_hue(change, command.transition_s, self._mireds(device))
+            if body:
+                light_id = str(device.light)
+                bodies[light_id] = body
+                sent.append((command, light_id))
+        plan = link.submit(bodies)
+        via_group = {light: gid for gid in plan.groups for light in link.groups.get(gid, ())}
+        for command, light_id in sent:
+            self.shadows[command.device_id] = on_command(self.shadows[command.device_id], command.change, now)
+            self.stats.commands_sent += 1
+            self._emit(
+                "command_sent",
+                {
+                    "device_id": command.device_id,
+                    "bridge": bridge,
+                    "light": light_id,
+                    "group": via_group.get(light_id),
+                    "payload": bodies[light_id],
+                },
+                now,
+            )
 
     def _schedule_wake(self, at: float) -> None:
         """Wake the reconciler at loop time `at`, unless a wake at or before then is already pending."""

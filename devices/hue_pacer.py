@@ -127,11 +127,13 @@ class HuePacer:
         else:
             current.body = merge_bodies(current.body, body)
 
-    def due(self, now: float) -> list[tuple[Key, Body]]:
-        """What may be sent now, oldest first, within both budgets; each is counted as sent at `now`."""
+    def due(self, now: float, limit: int | None = None) -> list[tuple[Key, Body]]:
+        """What may be sent now (at most `limit`), oldest first, within both budgets; each counted as sent at `now`."""
         out: list[tuple[Key, Body]] = []
         room = {kind: self._room(kind, now) for kind in self._limits}
         for key, pending in self._ordered():
+            if limit is not None and len(out) >= limit:
+                break
             kind = key[0]
             if room[kind] > 0:
                 room[kind] -= 1
@@ -139,6 +141,21 @@ class HuePacer:
                 del self._pending[key]
                 out.append((key, pending.body))
         return out
+
+    def clear(self) -> None:
+        """Forget what waits (the bridge has gone away: its lights are re-planned when it answers again)."""
+        self._pending.clear()
+
+    def answered(self, kind: Kind, at: float) -> None:
+        """The last command of `kind` that `due` released was answered at `at`: count it from then.
+
+        The bridge counts a command when it arrives, which is after `due` released it and before its answer.
+        Counting from the answer keeps the bridge's own sliding window within the limit whatever each request's
+        latency. For a sender that sends one command at a time (`due(now, limit=1)`), in order.
+        """
+        sent = self._sent[kind]
+        if sent:
+            sent[-1] = max(sent[-1], at)
 
     def next_due(self, now: float) -> float | None:
         """When `due` will next return something: `now` if it would now, None when nothing waits."""

@@ -26,8 +26,10 @@ from tests.integration.harness import Kiosk
 pytestmark = pytest.mark.integration
 
 FIRST_LINE = re.compile(
-    r"^ambience demo: venue (?P<venue>\S+) with 7/7 simulated devices up on (?P<broker>mosquitto|embedded amqtt) "
-    r"at (?P<url>mqtt://127\.0\.0\.1:(?P<port>\d+)); record in (?P<data>\S+) \(removed on exit\); "
+    r"^ambience demo: venue (?P<venue>\S+) with 7/7 simulated MQTT devices up on (?P<broker>mosquitto|embedded amqtt) "
+    r"at (?P<url>mqtt://127\.0\.0\.1:(?P<port>\d+))"
+    r"(?: and 2 Hue lights on an emulated bridge at (?P<hue>127\.0\.0\.1:\d+))?; "
+    r"record in (?P<data>\S+) \(removed on exit\); "
     r"venue time x(?P<speed>[\d.]+)\."
 )
 EVENING_STORY = [  # the steps that fall inside 20 s at 120 venue minutes per second (minute m at m/2 s)
@@ -60,9 +62,11 @@ def wait_for_house(demo: Proc) -> None:
     wait_until(lambda: '  profile_activated: {"community_id":"house"' in demo.stdout, 10, "the house profile", demo)
 
 
-def assert_nothing_left(demo: Proc, url: str, data_dir: str) -> None:
+def assert_nothing_left(demo: Proc, url: str, data_dir: str, hue: str | None = None) -> None:
     assert demo.leftovers() == []
     assert processes_mentioning("firmware_sim", url) == []  # the simulator the demo started
+    if hue is not None:
+        assert processes_mentioning("firmware_sim.hue_cli", hue.rsplit(":", 1)[1]) == []  # its Hue bridge
     assert processes_mentioning(data_dir) == []  # anything using its folder: the broker, when Mosquitto
 
 
@@ -80,6 +84,8 @@ def test_demo_evening_narrates_the_evening_and_stops_by_itself(tmp_path: Path) -
         assert any("mosquitto" in c and first["data"] in c for c in cmdlines), cmdlines
         assert processes_mentioning("firmware_sim", first["url"]), "the leftover check below would see it"
         assert processes_mentioning(first["data"]), "the leftover check below would see the broker"
+        assert first["hue"], "the example venue's demo includes an emulated Hue bridge"
+        assert any("firmware_sim.hue_cli" in c for c in cmdlines), cmdlines
 
         code = demo.wait(45)
         out, err = demo.stdout, demo.stderr
@@ -98,8 +104,11 @@ def test_demo_evening_narrates_the_evening_and_stops_by_itself(tmp_path: Path) -
     clamped = [line for line in events if line.startswith("  limit_clamped: ")]
     assert any('"field":"audio.volume"' in line and '"applied":70' in line for line in clamped), clamped
     assert any(line.startswith("  input_rejected: ") and "chess-club" in line for line in events)
+    # The Hue lights are part of the room: online through the bridge, with no bridge errors.
+    assert any(line.startswith('  device_online: {"device_id":"lounge-hue-1","via":"hue"}') for line in events)
+    assert not [line for line in events if line.startswith("  bridge_error: ")]
     assert events[-1] == "ambience demo stopped: broker, devices and service are down."
-    assert_nothing_left(demo, first["url"], first["data"])
+    assert_nothing_left(demo, first["url"], first["data"], first["hue"])
 
 
 def test_demo_with_the_embedded_broker_takes_checkins_from_outside(tmp_path: Path) -> None:

@@ -271,3 +271,34 @@ def test_one_key_coalesces_to_at_most_one_waiting_command(submits: list[tuple[st
     for light, body in submits:
         pacer.submit(("light", light), body, 0.0)
         assert len(pacer) <= len(LIGHTS)
+
+
+def test_one_at_a_time_each_counted_from_its_answer() -> None:
+    """A slow bridge: each command answered 0.1 s after release. Counting from the answers, the eleventh waits
+    until a second after the first *answer*, so the bridge never sees eleven within its own second."""
+    pacer = HuePacer()
+    for n in range(11):
+        pacer.submit(("light", str(n)), {"bri": 10}, 0.0)
+    now = 0.0
+    arrivals = []
+    while len(pacer):
+        released = pacer.due(now, limit=1)
+        if not released:
+            at = pacer.next_due(now)
+            assert at is not None
+            now = at
+            continue
+        assert len(released) == 1
+        arrivals.append(now + 0.05)
+        now += 0.1
+        pacer.answered("light", now)
+    assert len(arrivals) == 11
+    assert arrivals[10] - arrivals[0] >= 1.0
+
+
+def test_clear_forgets_what_waits() -> None:
+    pacer = HuePacer()
+    pacer.submit(("light", "1"), {"bri": 10}, 0.0)
+    pacer.clear()
+    assert len(pacer) == 0
+    assert pacer.next_due(0.0) is None
