@@ -24,7 +24,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,14 +169,13 @@ class EventRecord:
         if not batch:
             return
         try:
+            rows = [(e.id, e.ts.isoformat(), e.venue, e.type, _dumps(e.payload)) for e in (i.event for i in batch)]
             conn = self._write
             conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO events(id, ts, venue, type, payload) VALUES (?, ?, ?, ?, ?)", rows)
+            # After the events, in emission order: a mutation never reads the events table, and the mutations of
+            # one batch keep their order among themselves (a check-in then a check-out of the same member).
             for item in batch:
-                e = item.event
-                conn.execute(
-                    "INSERT INTO events(id, ts, venue, type, payload) VALUES (?, ?, ?, ?, ?)",
-                    (e.id, e.ts.isoformat(), e.venue, e.type, json.dumps(e.payload, separators=(",", ":"))),
-                )
                 for sql, params in item.mutations:
                     conn.execute(sql, params)
             conn.execute("COMMIT")
@@ -185,14 +184,11 @@ class EventRecord:
             self._failed = exc
             with contextlib.suppress(sqlite3.Error):
                 self._write.execute("ROLLBACK")
-            for item in batch:
-                if item.future is not None and item.loop is not None:
-                    item.loop.call_soon_threadsafe(_set_exception, item.future, RecordError(f"commit failed: {exc}"))
+            message = f"commit failed: {exc}"  # `exc` itself is unbound once this block ends
+            _resolve(batch, lambda item: _set_exception(item.future, RecordError(message)))
             return
         self.committed_id = batch[-1].event.id
-        for item in batch:
-            if item.future is not None and item.loop is not None:
-                item.loop.call_soon_threadsafe(_set_result, item.future, item.event.id)
+        _resolve(batch, lambda item: _set_result(item.future, item.event.id))
 
     @property
     def failed(self) -> BaseException | None:
@@ -281,13 +277,35 @@ def _event(row: tuple[Any, ...]) -> Event:
     return Event(int(id_), datetime.fromisoformat(ts), venue, type_, json.loads(payload))
 
 
-def _set_result(future: asyncio.Future[int], value: int) -> None:
-    if not future.done():
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with these options, minus its per-call set-up
+
+
+def _resolve(batch: list[_Pending], resolve: Callable[[_Pending], None]) -> None:
+    """Resolve the waiters of a committed (or failed) batch: one call into each event loop per batch, not one per
+    event, so a batch of a thousand check-ins costs its loop one wake-up, not a thousand."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+    for item in batch:
+        if item.future is not None and item.loop is not None:
+            by_loop.setdefault(item.loop, []).append(item)
+    for loop, items in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_resolve_all, items, resolve)
+        except RuntimeError:  # that loop is closed: nobody is waiting any more
+            log.debug("event record: %d waiters of a closed event loop", len(items))
+
+
+def _resolve_all(items: list[_Pending], resolve: Callable[[_Pending], None]) -> None:
+    for item in items:
+        resolve(item)
+
+
+def _set_result(future: asyncio.Future[int] | None, value: int) -> None:
+    if future is not None and not future.done():
         future.set_result(value)
 
 
-def _set_exception(future: asyncio.Future[int], exc: BaseException) -> None:
-    if not future.done():
+def _set_exception(future: asyncio.Future[int] | None, exc: BaseException) -> None:
+    if future is not None and not future.done():
         future.set_exception(exc)
 
 

@@ -399,6 +399,7 @@ class Service:
             }
             if previous is not None:
                 payload["moved_from"] = previous.community_id
+                payload["moved_from_present"] = presence.headcount().get(previous.community_id, 0)
             future = self._emit(
                 "checkin", payload, now, [rec.presence_upsert(member_id, community_id, now)], durable=True
             )
@@ -754,6 +755,7 @@ class Service:
         self.stats.reconciles += 1
         ttl = timedelta(hours=self.venue.policy.checkin_ttl_hours)
         self.presence, gone = expire(self.presence, now, ttl)
+        left = self.presence.headcount() if gone else {}
         for member in gone:
             self._emit(
                 "checkin_expired",
@@ -761,6 +763,7 @@ class Service:
                     "member_id": member.member_id,
                     "community_id": member.community_id,
                     "checked_in_at": member.checked_in_at.isoformat(),
+                    "present": left.get(member.community_id, 0),
                 },
                 now,
                 [rec.presence_delete(member.member_id)],
@@ -871,7 +874,7 @@ class Service:
         if link is None:
             return  # not paired: its lights are offline and never planned; reached only by a race at start
         bodies: dict[str, dict[str, Any]] = {}
-        sent: list[tuple[Command, str]] = []
+        sent: list[tuple[str, LightState, str]] = []
         for command in commands:
             device = self.devices[command.device_id]
             change = command.change
@@ -884,16 +887,16 @@ class Service:
             if body:
                 light_id = str(device.light)
                 bodies[light_id] = body
-                sent.append((command, light_id))
+                sent.append((device.id, change, light_id))
         plan = link.submit(bodies)
         via_group = {light: gid for gid in plan.groups for light in link.groups.get(gid, ())}
-        for command, light_id in sent:
-            self.shadows[command.device_id] = on_command(self.shadows[command.device_id], command.change, now)
+        for device_id, change, light_id in sent:
+            self.shadows[device_id] = on_command(self.shadows[device_id], change, now)
             self.stats.commands_sent += 1
             self._emit(
                 "command_sent",
                 {
-                    "device_id": command.device_id,
+                    "device_id": device_id,
                     "bridge": bridge,
                     "light": light_id,
                     "group": via_group.get(light_id),

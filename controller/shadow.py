@@ -112,6 +112,12 @@ def on_override(shadow: Shadow, until: datetime) -> Shadow:
 
 
 def on_command(shadow: Shadow, change: DeviceState, now: datetime) -> Shadow:
-    delay = min(FIRST_RETRY * (2**shadow.attempts), MAX_RETRY)
+    """We sent `change`. Only a real retry (nothing pending, or the wait for it is over) grows the interval: a new
+    command while an earlier one is awaited must not push that one's retry further away, or a device that obeys
+    every new command would wait minutes for the one attribute whose command was lost."""
     pending = change if shadow.pending is None else merge(shadow.pending, change)
-    return replace(shadow, pending=pending, retry_at=now + delay, attempts=shadow.attempts + 1, resync=False)
+    if shadow.pending is None or shadow.retry_at is None or now >= shadow.retry_at:
+        delay = min(FIRST_RETRY * (2**shadow.attempts), MAX_RETRY)
+        return replace(shadow, pending=pending, retry_at=now + delay, attempts=shadow.attempts + 1, resync=False)
+    delay = min(FIRST_RETRY * (2 ** max(0, shadow.attempts - 1)), MAX_RETRY)
+    return replace(shadow, pending=pending, retry_at=min(shadow.retry_at, now + delay), resync=False)

@@ -434,7 +434,9 @@
     const root = t.root;
     root.dataset.kind = d.kind;
     root.dataset.zone = d.zone;
-    t.zone.textContent = `${d.kind} · ${d.zone === "*" ? "whole venue" : d.zone}`;
+    const via = d.driver === "hue" ? " · Hue" : "";
+    t.zone.textContent = `${d.kind} · ${d.zone === "*" ? "whole venue" : d.zone}${via}`;
+    root.dataset.driver = d.driver;
     const online = d.online === true ? "true" : d.online === false ? "false" : "unknown";
     root.dataset.online = online;
     t.net.textContent = online === "true" ? "online" : online === "false" ? "offline" : "no news";

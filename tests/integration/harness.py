@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 from controller.bus import BrokerAddress
 from controller.record import Event
 from controller.service import Service
-from firmware_sim import SimulatedVenue
+from firmware_sim import FaultPlan, SimulatedVenue
 from profiles.loader import load_venue
 from profiles.venue import VenueConfig
 
@@ -145,8 +145,14 @@ class Venue:
 
 
 @asynccontextmanager
-async def running_venue(config: VenueConfig, **service_options: Any) -> AsyncIterator[Venue]:
-    sim = SimulatedVenue([d.model_dump() for d in config.devices], config.mqtt.url, config.mqtt.base_topic)
+async def running_venue(
+    config: VenueConfig, *, faults: FaultPlan | None = None, seed: int | None = None, **service_options: Any
+) -> AsyncIterator[Venue]:
+    """The venue of `config` running: its simulated devices (with `faults` from `seed`, if given), the service
+    (with `service_options`), a kiosk and a listener of the venue's own topics."""
+    sim = SimulatedVenue(
+        [d.model_dump() for d in config.devices], config.mqtt.url, config.mqtt.base_topic, faults=faults, seed=seed
+    )
     sim.start()
     assert await asyncio.to_thread(sim.wait_connected, 10), "simulated devices did not connect"
     vid = config.venue.id

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from controller.plan import Command, plan
 from controller.presence import Presence, check_in
 from controller.resolve import ZoneAmbience, resolve
-from controller.shadow import Shadow, on_availability, on_command, on_report
+from controller.shadow import FIRST_RETRY, Shadow, on_availability, on_command, on_report
 from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState
 from devices.units import hex_to_xy, mired_to_kelvin, z2m_to_percent
 from profiles.loader import parse_profile, parse_venue
@@ -301,3 +301,23 @@ def test_scent_and_speaker_get_only_what_differs() -> None:
         Command("speaker", AudioState(state="play")),
         Command("diffuser", ScentState(intensity=30)),
     ]
+
+
+def test_new_commands_while_one_is_awaited_do_not_push_its_retry_away() -> None:
+    """A lost colour-temperature command, then brightness changes the device obeys: the lost one is retried within
+    the first interval, not after 10, 20, 40 ... seconds."""
+    shadow = on_report(Shadow(), LightState(on=True, brightness=50, color_temp_k=4000), T0, live=True)
+    shadow = on_command(shadow, LightState(brightness=80, color_temp_k=2700), T0)  # the colour part is lost
+    first_retry = shadow.retry_at
+    assert first_retry is not None
+    for second in range(1, 5):
+        now = T0 + timedelta(seconds=second)
+        shadow = on_report(shadow, LightState(on=True, brightness=80 + second, color_temp_k=4000), now, live=True)
+        shadow = on_command(shadow, LightState(brightness=80 + second), now)
+    assert shadow.retry_at is not None and shadow.retry_at <= first_retry
+    assert shadow.attempts == 1
+    # When the wait is over it is a real retry, and only then does the interval grow.
+    assert first_retry is not None
+    retried = on_command(shadow, LightState(color_temp_k=2700), first_retry)
+    assert retried.attempts == 2
+    assert retried.retry_at is not None and retried.retry_at - first_retry == FIRST_RETRY * 2

@@ -7,7 +7,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-from controller.record import EventRecord, presence_delete, presence_upsert, state_set
+import pytest
+
+from controller.record import EventRecord, RecordError, presence_delete, presence_upsert, state_set
 
 T0 = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
 
@@ -111,4 +113,39 @@ def test_prune_compares_instants_not_text(tmp_path: Path) -> None:
     berlin = timezone(timedelta(hours=2))
     assert record.prune((T0 + timedelta(microseconds=250_000)).astimezone(berlin), up_to_id=10) == 1
     assert [e.payload["i"] for e in record.read()] == [1]
+    record.close()
+
+
+def test_a_failed_commit_fails_every_waiter_of_its_batch_and_nothing_more_is_accepted(tmp_path: Path) -> None:
+    record = EventRecord(tmp_path / "r.db", "v")
+    broken = ("INSERT INTO no_such_table VALUES (?)", (1,))
+
+    async def batch() -> list[int | BaseException]:
+        waiters = [record.append("checkin", {"n": n}, T0) for n in range(5)]
+        waiters.append(record.append("checkin", {"n": 5}, T0, [broken]))
+        return list(await asyncio.gather(*waiters, return_exceptions=True))
+
+    outcomes = asyncio.run(batch())
+    assert all(isinstance(o, RecordError) for o in outcomes), outcomes  # one transaction: none of them is stored
+    assert record.read() == []
+    with pytest.raises(RecordError):
+        record.emit("checkin", {}, T0)
+    record.close()
+
+
+def test_a_waiter_whose_event_loop_is_gone_does_not_stop_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    record = EventRecord(path, "v")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # the writer waits for the lock (busy timeout) until this commits
+
+    async def emit_and_leave() -> None:
+        record.emit("checkin", {"member_id": "ana"}, T0, durable=True)  # nobody awaits it; the loop then closes
+
+    asyncio.run(emit_and_leave())
+    blocker.execute("COMMIT")
+    blocker.close()
+    record.emit("checkin", {"member_id": "ben"}, T0)
+    assert record.flush(10), "the writer thread died"
+    assert [e.payload["member_id"] for e in record.read()] == ["ana", "ben"]
     record.close()
