@@ -411,7 +411,8 @@ async def _show(
                 if halt.is_set():
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(halt.wait(), 0.5)
+                    async with asyncio.timeout(0.5):  # not wait_for: on 3.11 it can lose a cancel
+                        await halt.wait()
         finally:
             for task in tasks:
                 task.cancel()

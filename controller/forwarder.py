@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,9 +82,13 @@ def _point(measurement: str, tags: Mapping[str, str], fields: Mapping[str, int |
     return result
 
 
+PRESENCE_TYPES = frozenset({"checkin", "checkout", "checkin_expired"})
+
+
 def to_points(events: Iterable[Event]) -> list[Point]:
-    """The points for a batch of events: one `ambience_event` point each, plus one `ambience_headcount` point per
-    community for a `profile_activated` event. Pure: no clock, no I/O."""
+    """The points for a batch of events: one `ambience_event` point each, plus `ambience_headcount` points: one per
+    community for a `profile_activated` event, and the changed communities' counts for a check-in, check-out,
+    expiry or move, so the headcount series has no gaps. Pure: no clock, no I/O."""
     points: list[Point] = []
     for event in events:
         payload: Mapping[str, Any] = event.payload if isinstance(event.payload, Mapping) else {}
@@ -126,6 +131,20 @@ def to_points(events: Iterable[Event]) -> list[Point]:
                         time_ns,
                     )
                 )
+        if event.type in PRESENCE_TYPES:  # the headcount after each arrival, departure, expiry and move
+            for community, present in (
+                (payload.get("community_id"), payload.get("present")),
+                (payload.get("moved_from"), payload.get("moved_from_present")),
+            ):
+                if (tag := _tag(community)) is not None and (number := _number(present)) is not None:
+                    points.append(
+                        _point(
+                            HEADCOUNT_MEASUREMENT,
+                            {"venue": event.venue, "community_id": tag},
+                            {"present": number, "event_id": int(event.id)},
+                            time_ns,
+                        )
+                    )
         points.append(_point(MEASUREMENT, tags, fields, time_ns))
     return points
 
@@ -144,6 +163,7 @@ class InfluxForwarder:
         idle_s: float = 0.5,
         timeout_ms: int = 5000,
         name: str = CURSOR_NAME,
+        final_pass_s: float = 2.0,
     ) -> None:
         if settings.url is None:
             raise ValueError("InfluxSettings.url is not set: there is nowhere to forward to")
@@ -155,6 +175,7 @@ class InfluxForwarder:
         self.idle_s = idle_s
         self.timeout_ms = timeout_ms
         self.name = name
+        self.final_pass_s = final_pass_s
         self._lock = threading.Lock()
         self._conn = connect(db_path)
         self._conn.executescript(SCHEMA)  # the record's tables, in case the forwarder opens the file first
@@ -199,7 +220,11 @@ class InfluxForwarder:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """Stop the worker; returns whether it ended within `timeout` (a write in flight takes <= timeout_ms)."""
+        """Stop the worker; returns whether it ended within `timeout` (a write in flight takes <= timeout_ms).
+
+        If the server was answering, the worker first delivers what was committed since its last pass (for at
+        most `final_pass_s`), so a clean shutdown does not leave the record's last events waiting for the next
+        start; if it was not, nothing is tried and the durable cursor keeps them for that start."""
         self._stop.set()
         self._wake.set()
         thread = self._thread
@@ -237,6 +262,24 @@ class InfluxForwarder:
             )
         self._cursor = last_id
 
+    def _final_pass(self, write_api: Any) -> None:
+        """On stop: what was committed since the last pass, while the server answers and time is left."""
+        if self.last_error is not None:
+            return  # the server was failing: trying again would only delay the shutdown
+        deadline = time.monotonic() + self.final_pass_s
+        while time.monotonic() < deadline:
+            try:
+                events = self._read()
+                if not events:
+                    return
+                write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=to_points(events))
+                self._commit_cursor(events[-1].id)
+                self.delivered += len(events)
+            except Exception as exc:  # left for the next start, from the durable cursor
+                log.warning("influx forwarder: final delivery to %s failed: %s", self.url, exc)
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                return
+
     def _run(self) -> None:
         backoff = 0.5
         client = InfluxDBClient(
@@ -264,6 +307,7 @@ class InfluxForwarder:
                     self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, self.max_backoff_s)
+            self._final_pass(write_api)
         finally:
             closing: Any = client
             closing.close()

@@ -160,5 +160,6 @@ class HueLink:
             if at is None:
                 await self._wake.wait()
             else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, at - self.clock()))
+                with contextlib.suppress(TimeoutError):  # asyncio.timeout: wait_for can lose a cancel on 3.11
+                    async with asyncio.timeout(max(0.0, at - self.clock())):
+                        await self._wake.wait()

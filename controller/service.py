@@ -107,6 +107,7 @@ class Service:
         settle_s: float = 0.3,
         max_reconnect_delay_s: int = 30,
         prune_every_s: float = 3600.0,
+        flap_max_s: float = 30.0,
     ) -> None:
         self.venue = venue
         self.clock = clock
@@ -147,7 +148,7 @@ class Service:
         self.activations: dict[str, datetime] = {}
         self.resolution: Resolution | None = None
         self.shadows: dict[str, Shadow] = {d: Shadow() for d in self.devices}
-        self._pacer = Pacer(coalesce_window_s)
+        self._pacer = Pacer(coalesce_window_s, flap_max_s=flap_max_s)
         self._flush_handle: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._settled_at: float | None = None
@@ -259,11 +260,12 @@ class Service:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in [*self._tasks, *self._background]:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        # gather, not `suppress(CancelledError)` around each await: that would also swallow a cancel aimed at
+        # whoever is stopping the service.
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         if self.bus is not None:
@@ -735,8 +737,11 @@ class Service:
     async def _reconcile_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            # asyncio.timeout, not wait_for: on 3.11 wait_for loses a cancel that arrives as the wake completes,
+            # and the service would then never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.tick_s)
+                async with asyncio.timeout(self.tick_s):
+                    await self._wake.wait()
             self._wake.clear()
             if loop.time() >= self._next_full_plan:
                 # Once a tick, by the clock and not only when idle: a venue whose devices chatter all the time

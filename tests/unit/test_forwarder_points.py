@@ -35,10 +35,10 @@ def parse(point: Point) -> tuple[str, dict[str, str], dict[str, str], int]:
 
 
 def test_checkin_has_venue_type_and_community_tags_no_member_and_numeric_present() -> None:
-    [point] = to_points(
+    points = to_points(
         [event(7, "checkin", {"member_id": "ana", "community_id": "yoga", "source": "mqtt", "present": 3})]
     )
-    measurement, tags, fields, time_ns = parse(point)
+    [(measurement, tags, fields, time_ns)] = [p for p in map(parse, points) if p[0] == MEASUREMENT]
     assert measurement == MEASUREMENT
     assert tags == {"venue": "venue-x", "type": "checkin", "community_id": "yoga", "source": "mqtt"}
     assert fields == {"event_id": "7i", "present": "3"}
@@ -132,3 +132,32 @@ def test_odd_payloads_never_raise() -> None:
     assert tags == {"venue": "venue-x", "type": "device_state"}
     assert fields == {"event_id": "3i"}
     assert to_points([]) == []
+
+
+def test_every_presence_change_writes_the_headcount_of_the_communities_it_changed() -> None:
+    """No gaps: an expiry and a move update the count of the community left, not only profile activations."""
+    points = to_points(
+        [
+            event(1, "checkin", {"member_id": "ana", "community_id": "yoga", "present": 1}),
+            event(
+                2,
+                "checkin",
+                {
+                    "member_id": "ana",
+                    "community_id": "chess",
+                    "present": 1,
+                    "moved_from": "yoga",
+                    "moved_from_present": 0,
+                },
+            ),
+            event(3, "checkin_expired", {"member_id": "ben", "community_id": "chess", "present": 0}),
+            event(4, "checkout", {"member_id": "cy", "community_id": "yoga", "present": 2}),
+            event(5, "device_state", {"device_id": "lamp", "kind": "light", "state": {"on": True}}),
+        ]
+    )
+    counts = [
+        (int(fields["event_id"][:-1]), tags["community_id"], fields["present"])
+        for m, tags, fields, _ in map(parse, points)
+        if m == HEADCOUNT_MEASUREMENT
+    ]
+    assert counts == [(1, "yoga", "1"), (2, "chess", "1"), (2, "yoga", "0"), (3, "chess", "0"), (4, "yoga", "2")]
