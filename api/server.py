@@ -32,6 +32,7 @@ async def serve(service: Service, host: str, port: int, admin_token: str, stop: 
         host=host,
         port=port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers go through ours (JSON lines with the venue id when not on a terminal)
         lifespan="on",
         access_log=False,
     )

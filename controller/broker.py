@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +81,20 @@ class MosquittoBroker:
     """
 
     def __init__(
-        self, workdir: Path, port: int | None = None, binary: str | None = None, *, save_every_change: bool = False
+        self,
+        workdir: Path,
+        port: int | None = None,
+        binary: str | None = None,
+        *,
+        save_every_change: bool = False,
+        extra_config: Sequence[str] = (),
     ) -> None:
         """`save_every_change` makes retained messages survive a SIGKILL of the broker, at a price: Mosquitto then
         rewrites its whole database after every retained publish, which multiplies its CPU time and latency
-        (bench/checkin_latency.py --broker shows it). Only tests that kill the broker want it."""
+        (bench/checkin_latency.py --broker shows it). Only tests that kill the broker want it.
+
+        `extra_config` lines are appended to the generated config as they are, after everything else (where a
+        bridge's `connection` section must go: every line after `connection NAME` belongs to that bridge)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         found = binary or find_mosquitto()
@@ -96,6 +106,7 @@ class MosquittoBroker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.workdir / "mosquitto.log"
         self.save_every_change = save_every_change
+        self.extra_config = tuple(extra_config)
 
     @property
     def url(self) -> str:
@@ -119,6 +130,7 @@ class MosquittoBroker:
         if os.geteuid() == 0:
             # As root, mosquitto drops to the `mosquitto` user, which cannot write into a private temp dir.
             lines.append("user root")
+        lines.extend(self.extra_config)
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf

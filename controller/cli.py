@@ -23,6 +23,7 @@ from profiles.loader import check_files, load_venue, profile_schema, venue_schem
 from profiles.venue import VenueConfig
 
 from .http_plugin import admin_token, http_server, port_problem
+from .logs import set_venue, setup_logging
 from .record import EventRecord
 
 if TYPE_CHECKING:
@@ -94,17 +95,20 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("--limit", type=int, default=None)
     events.add_argument("--follow", action="store_true", help="keep printing new events as they are recorded")
     events.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+
+    init = sub.add_parser("init", help="write a starter venue.yaml, profiles/house.yaml and a .env with an admin token")
+    init.add_argument("dir", nargs="?", type=Path, default=None, help="folder to write into (default: here)")
+    init.add_argument("--dir", dest="dir_option", type=Path, default=None, help="the same as DIR")
+    init.add_argument("--venue-id", default=None, help="default: a slug of the folder's name, else the host name")
+    init.add_argument("--name", default=None, help="the venue's display name (default: from its id)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     level = args.log_level or ("info" if args.command == "run" else "warning")
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(level, stream=sys.stderr)
     try:
         if args.command == "check":
             return _check(args.files)
@@ -112,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps(profile_schema() if args.kind == "profile" else venue_schema(), indent=2))
             return EXIT_OK
         if args.command == "run":
-            return _run(_venue(args.config))
+            venue = _venue(args.config)
+            set_venue(venue.venue.id)
+            return _run(venue)
         if args.command == "sim":
             return _sim(args.config, args.url, args.faults, args.seed)
         if args.command == "hue":
@@ -127,6 +133,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             return run_demo(args)
+        if args.command == "init":
+            from .init_cmd import init
+
+            if args.dir is not None and args.dir_option is not None and args.dir != args.dir_option:
+                print("usage error: give the folder as DIR or --dir, not both", file=sys.stderr)
+                return EXIT_USAGE
+            folder = args.dir_option or args.dir or Path(".")
+            return init(
+                folder, venue_id=args.venue_id, name=args.name, force=args.force, out=sys.stdout, err=sys.stderr
+            )
     except ProfileError as exc:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)

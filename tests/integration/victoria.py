@@ -95,26 +95,8 @@ class VictoriaMetrics:
         return seen
 
 
-@pytest.fixture
-def vm(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    binary = shutil.which("victoria-metrics") or (
-        "/usr/bin/victoria-metrics" if Path("/usr/bin/victoria-metrics").exists() else None
-    )
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-        pytest.skip("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-    workdir = tmp_path / "vm"
-    workdir.mkdir()
-    server = VictoriaMetrics(binary, workdir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 def vm_fixture(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """A started victoria-metrics in tmp_path; in CI a missing binary is a failure, never a skip."""
     binary = shutil.which("victoria-metrics") or (
         "/usr/bin/victoria-metrics" if Path("/usr/bin/victoria-metrics").exists() else None
     )
