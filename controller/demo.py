@@ -41,6 +41,7 @@ from .broker import EmbeddedBroker, MosquittoBroker, die_with_parent, find_mosqu
 from .bus import BrokerAddress
 from .demo_view import render
 from .http_plugin import HttpServer, http_server, port_problem
+from .logs import set_venue
 from .service import Service
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -302,6 +303,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 hue.stop()
                 hue = None
         venue = _demo_venue(config, broker.url, data_dir, hue)
+        set_venue(venue.venue.id)
         sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before the loop has anything to do
             [
                 sys.executable,
