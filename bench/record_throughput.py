@@ -33,13 +33,9 @@ import argparse
 import asyncio
 import json
 import math
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,14 +43,15 @@ from typing import Any
 
 from _venue import fmt, interruptible, percentile, summary_ms
 
-from controller.broker import die_with_parent, free_port
 from controller.forwarder import InfluxForwarder
 from controller.record import EventRecord, Mutation, presence_upsert
 from profiles.venue import InfluxSettings
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' victoria-metrics runner, one copy
+from tests.integration.victoria import VictoriaMetrics, find_binary
+
 COMMUNITIES = ("book-club", "spicy-tech-gossip", "house")
 DEVICES = tuple(f"light-{i:03d}" for i in range(50))
-VM_BINARY = "/usr/bin/victoria-metrics"
 FORWARD_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 20.0
 
@@ -179,7 +176,7 @@ def forward_phase(record: EventRecord, forwarder: InfluxForwarder, server: Victo
     forwarder.start()
     reached = wait(lambda: forwarder.cursor >= last_id, FORWARD_TIMEOUT_S)
     elapsed = time.perf_counter() - started
-    stored = server.event_id_count()
+    stored = len(server.event_ids(timeout_s=30.0))
     return {
         "events": last_id,
         "batch": forwarder.batch,
@@ -255,75 +252,6 @@ def wait(condition: Any, timeout_s: float) -> bool:
             return True
         time.sleep(0.01)
     return bool(condition())
-
-
-# -- the server ---------------------------------------------------------------------------------------------------
-
-
-class VictoriaMetrics:
-    """victoria-metrics on 127.0.0.1 and a free port, data in `workdir` (a small copy of the tests' helper)."""
-
-    def __init__(self, binary: str, workdir: Path) -> None:
-        self.binary = binary
-        self.workdir = workdir
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout_s: float = 15.0) -> None:
-        with (self.workdir / "vm.log").open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    f"-httpListenAddr=127.0.0.1:{self.port}",
-                    f"-storageDataPath={self.workdir / 'data'}",
-                    "-retentionPeriod=1",
-                    "-search.latencyOffset=0s",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent,  # noqa: PLW1509 - the main thread outlives the server
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"victoria-metrics exited: {(self.workdir / 'vm.log').read_text()[-2000:]}")
-            try:
-                if self.get("/health") == "OK":
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("victoria-metrics did not become healthy")
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def get(self, path: str, timeout_s: float = 5.0) -> str:
-        with urllib.request.urlopen(self.url + path, timeout=timeout_s) as response:
-            body: bytes = response.read()
-        return body.decode().strip()
-
-    def event_id_count(self) -> int:
-        """How many distinct event ids the server holds (flushed first; exported as JSON lines)."""
-        self.get("/internal/force_flush")
-        query = urllib.parse.urlencode({"match[]": '{__name__="ambience_event_event_id"}'})
-        ids: set[int] = set()
-        for line in self.get(f"/api/v1/export?{query}", timeout_s=30.0).splitlines():
-            if line.strip():
-                ids.update(int(v) for v in json.loads(line)["values"])
-        return len(ids)
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
@@ -411,8 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with interruptible(), tempfile.TemporaryDirectory(prefix="bench-record-") as tmp:
             try:
-                binary = shutil.which("victoria-metrics") or VM_BINARY
-                if Path(binary).exists():
+                binary = find_binary()
+                if binary is not None:
                     (Path(tmp) / "vm").mkdir()
                     server = VictoriaMetrics(binary, Path(tmp) / "vm")
                     server.start()  # from the main thread: die_with_parent follows the thread that started it

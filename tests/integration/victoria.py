@@ -1,19 +1,16 @@
 """Debian's victoria-metrics as the InfluxDB-protocol server of the tests: started on a free loopback port, stopped
-and started again by tests that need an outage, and read back over its export API."""
+and started again by tests that need an outage, and read back over its export API. Also used by
+`bench/record_throughput.py`, so it imports nothing of pytest."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from controller.broker import die_with_parent, free_port
 
@@ -69,17 +66,17 @@ class VictoriaMetrics:
             proc.kill()
             proc.wait(5)
 
-    def get(self, path: str) -> str:
-        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+    def get(self, path: str, timeout_s: float = 5.0) -> str:
+        with urllib.request.urlopen(self.url + path, timeout=timeout_s) as response:
             body: bytes = response.read()
         return body.decode().strip()
 
-    def event_ids(self) -> set[int]:
+    def event_ids(self, timeout_s: float = 5.0) -> set[int]:
         """Every `event_id` value of the ambience_event measurement stored so far (after a forced flush)."""
         self.get("/internal/force_flush")
         query = urllib.parse.urlencode({"match[]": '{__name__="ambience_event_event_id"}'})
         ids: set[int] = set()
-        for line in self.get(f"/api/v1/export?{query}").splitlines():
+        for line in self.get(f"/api/v1/export?{query}", timeout_s).splitlines():
             if line.strip():
                 ids.update(int(v) for v in json.loads(line)["values"])
         return ids
@@ -95,20 +92,7 @@ class VictoriaMetrics:
         return seen
 
 
-def vm_fixture(tmp_path: Path) -> Iterator[VictoriaMetrics]:
-    """A started victoria-metrics in tmp_path; in CI a missing binary is a failure, never a skip."""
-    binary = shutil.which("victoria-metrics") or (
-        "/usr/bin/victoria-metrics" if Path("/usr/bin/victoria-metrics").exists() else None
-    )
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-        pytest.skip("victoria-metrics is not installed (apt-get install -y victoria-metrics)")
-    workdir = tmp_path / "vm"
-    workdir.mkdir()
-    server = VictoriaMetrics(binary, workdir)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+def find_binary() -> str | None:
+    """Debian's victoria-metrics, on the PATH or where the package puts it."""
+    default = Path("/usr/bin/victoria-metrics")
+    return shutil.which("victoria-metrics") or (str(default) if default.exists() else None)
