@@ -262,6 +262,16 @@ class InfluxForwarder:
             )
         self._cursor = last_id
 
+    def _deliver_batch(self, write_api: Any) -> int:
+        """Write the next batch after the cursor and advance the cursor once the server accepted it; raises on any
+        failure (the cursor then stays, and the same events go again). Returns how many were delivered."""
+        events = self._read()
+        if events:
+            write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=to_points(events))
+            self._commit_cursor(events[-1].id)
+            self.delivered += len(events)
+        return len(events)
+
     def _final_pass(self, write_api: Any) -> None:
         """On stop: what was committed since the last pass, while the server answers and time is left."""
         if self.last_error is not None:
@@ -269,12 +279,8 @@ class InfluxForwarder:
         deadline = time.monotonic() + self.final_pass_s
         while time.monotonic() < deadline:
             try:
-                events = self._read()
-                if not events:
+                if not self._deliver_batch(write_api):
                     return
-                write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=to_points(events))
-                self._commit_cursor(events[-1].id)
-                self.delivered += len(events)
             except Exception as exc:  # left for the next start, from the durable cursor
                 log.warning("influx forwarder: final delivery to %s failed: %s", self.url, exc)
                 self.last_error = f"{type(exc).__name__}: {exc}"[:500]
@@ -289,14 +295,10 @@ class InfluxForwarder:
             write_api = client.write_api(write_options=SYNCHRONOUS)
             while not self._stop.is_set():
                 try:
-                    events = self._read()
-                    if not events:
+                    if not self._deliver_batch(write_api):
                         self._wake.wait(self.idle_s)
                         self._wake.clear()
                         continue
-                    write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=to_points(events))
-                    self._commit_cursor(events[-1].id)
-                    self.delivered += len(events)
                     if self.last_error is not None:
                         log.info("influx forwarder: delivering again to %s (cursor %d)", self.url, self._cursor)
                     self.last_error = None
