@@ -883,11 +883,10 @@ class Service:
         for command in commands:
             device = self.devices[command.device_id]
             change = command.change
-            caps = self._hue_caps.get(device.id)
-            if caps is not None and isinstance(change, LightState):
-                change = supported(change, caps)  # a white-only bulb is not sent a colour it would refuse
             if not isinstance(change, LightState):
-                continue
+                continue  # a hue device is a light (the venue config refuses any other kind)
+            if (caps := self._hue_caps.get(device.id)) is not None:
+                change = supported(change, caps)  # a white-only bulb is not sent a colour it would refuse
             body = to_hue(change, command.transition_s, self._mireds(device))
             if body:
                 light_id = str(device.light)

@@ -269,6 +269,10 @@ class DeviceConfig(DocumentModel):
                     problems.add((name,), "driver_required", "required for a hue device", None)
             if self.topic is not None:
                 problems.add(("topic",), "driver_field", "only for mqtt devices", self.topic)
+            if self.kind != "light":
+                problems.add(
+                    ("kind",), "hue_light_only", "must be light for a hue device (a bridge drives lights)", self.kind
+                )
         if self.color_temp_range is not None:
             low, high = self.color_temp_range
             if self.kind != "light":

@@ -195,6 +195,13 @@ def test_star_zone_is_every_zone() -> None:
             ["devices.0.bridge: required for a hue device", "devices.0.light: required for a hue device"],
         ),
         (
+            {"id": "a", "kind": "thermostat", "zone": "bar", "driver": "hue", "bridge": "main", "light": 1},
+            [
+                "devices.0.kind: must be light for a hue device (a bridge drives lights)",
+                "devices.0.bridge: must be a key of hue_bridges (none configured)",
+            ],
+        ),
+        (
             {"id": "a", "kind": "light", "zone": "bar", "driver": "mqtt", "topic": "a", "bridge": "main", "light": 1},
             ["devices.0.bridge: only for hue devices", "devices.0.light: only for hue devices"],
         ),
