@@ -27,13 +27,14 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
-from controller.record import SCHEMA, Event, connect
+from controller.record import SCHEMA, Event, connect, utc_now
 from profiles.venue import InfluxSettings
 
 log = logging.getLogger(__name__)
 
 MEASUREMENT = "ambience_event"
 HEADCOUNT_MEASUREMENT = "ambience_headcount"
+FORWARDER_MEASUREMENT = "ambience_forwarder"
 CURSOR_NAME = "influx"
 
 CURSOR_SCHEMA = "CREATE TABLE IF NOT EXISTS forwarder_cursor (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL)"
@@ -50,10 +51,18 @@ _POINT: Any = Point
 def event_time_ns(event: Event) -> int:
     """The event's UTC time in ns, plus `id % 1000` ns so that two events of the same series at the same
     microsecond (the record's resolution) stay two points, and a redelivered event lands on the same point."""
-    ts = event.ts if event.ts.tzinfo is not None else event.ts.replace(tzinfo=UTC)
-    delta = ts.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return micros * 1000 + event.id % 1000
+    return _epoch_ns(event.ts) + event.id % 1000
+
+
+def _utc(ts: datetime) -> datetime:
+    """The record stores UTC; a naive time read back from it is UTC too."""
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+def _epoch_ns(ts: datetime) -> int:
+    """Exact integer nanoseconds (a float timestamp would lose the microseconds)."""
+    delta = _utc(ts).astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
 
 
 def _number(value: Any) -> float | None:
@@ -147,6 +156,17 @@ def to_points(events: Iterable[Event]) -> list[Point]:
                     )
         points.append(_point(MEASUREMENT, tags, fields, time_ns))
     return points
+
+
+def delivery_point(venue: str, batch_events: int, lag_events: int, oldest: datetime, now: datetime) -> Point:
+    """How far behind InfluxDB is, as InfluxDB itself can chart it: written with each batch, at delivery time.
+
+    `delay_s` is the age of the batch's oldest event when the batch was sent (seconds behind real time);
+    `lag_events` what the record held beyond this batch. An outage shows as a gap, then one high point as the
+    backlog arrives. Pure: `now` is an argument."""
+    delay = max(0.0, (_utc(now) - _utc(oldest)).total_seconds())
+    fields = {"batch_events": float(batch_events), "lag_events": float(lag_events), "delay_s": round(delay, 3)}
+    return _point(FORWARDER_MEASUREMENT, {"venue": venue}, fields, _epoch_ns(now))
 
 
 class InfluxForwarder:
@@ -253,6 +273,12 @@ class InfluxForwarder:
             for id_, ts, venue, type_, payload in rows
         ]
 
+    def _newest(self) -> int:
+        """The newest event id: ids grow in order, so what lies beyond a batch costs no count."""
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(id) FROM events").fetchone()
+        return int(row[0] or 0)
+
     def _commit_cursor(self, last_id: int) -> None:
         with self._lock:
             self._conn.execute(
@@ -267,7 +293,11 @@ class InfluxForwarder:
         failure (the cursor then stays, and the same events go again). Returns how many were delivered."""
         events = self._read()
         if events:
-            write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=to_points(events))
+            points = to_points(events)
+            points.append(
+                delivery_point(events[0].venue, len(events), self._newest() - events[-1].id, events[0].ts, utc_now())
+            )
+            write_api.write(bucket=self.settings.bucket, org=self.settings.org, record=points)
             self._commit_cursor(events[-1].id)
             self.delivered += len(events)
         return len(events)

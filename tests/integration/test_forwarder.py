@@ -63,6 +63,14 @@ def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
     return condition()
 
 
+def forwarder_series(vm: VictoriaMetrics, field: str) -> list[float]:
+    """The values of one `ambience_forwarder` field, oldest first (one per delivered batch)."""
+    vm.get("/internal/force_flush")
+    query = urllib.parse.urlencode({"match[]": f'{{__name__="ambience_forwarder_{field}",venue="venue-x"}}'})
+    lines = [json.loads(x) for x in vm.get(f"/api/v1/export?{query}").splitlines() if x.strip()]
+    return [float(v) for series in lines for v in series["values"]]
+
+
 def now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 
@@ -112,6 +120,12 @@ def test_an_outage_delays_but_loses_nothing(vm: VictoriaMetrics, tmp_path: Path)
         everything = first | second
         seen = vm.wait_for_ids(everything)
         assert everything <= seen, f"lost {sorted(everything - seen)[:20]}"
+        # The forwarder's own series says how far behind it was: the first batch after the outage had 50 behind it.
+        assert wait_until(lambda: sum(forwarder_series(vm, "batch_events")) >= len(everything), 15)
+        assert sum(forwarder_series(vm, "batch_events")) == len(everything)
+        lags = forwarder_series(vm, "lag_events")
+        assert lags[-1] == 0 and 50 in lags, lags
+        assert min(forwarder_series(vm, "delay_s")) > 0
     finally:
         assert forwarder.stop(15)
         forwarder.close()

@@ -7,7 +7,14 @@ from typing import Any
 
 from influxdb_client.client.write.point import Point
 
-from controller.forwarder import HEADCOUNT_MEASUREMENT, MEASUREMENT, event_time_ns, to_points
+from controller.forwarder import (
+    FORWARDER_MEASUREMENT,
+    HEADCOUNT_MEASUREMENT,
+    MEASUREMENT,
+    delivery_point,
+    event_time_ns,
+    to_points,
+)
 from controller.record import Event
 
 T0 = datetime(2024, 5, 1, 18, 0, 0, 123456, tzinfo=UTC)
@@ -161,3 +168,18 @@ def test_every_presence_change_writes_the_headcount_of_the_communities_it_change
         if m == HEADCOUNT_MEASUREMENT
     ]
     assert counts == [(1, "yoga", "1"), (2, "chess", "1"), (2, "yoga", "0"), (3, "chess", "0"), (4, "yoga", "2")]
+
+
+def test_delivery_point_says_how_far_behind_the_copy_is() -> None:
+    sent = T0 + timedelta(seconds=42, microseconds=500)
+    point = delivery_point("venue-x", batch_events=1000, lag_events=250, oldest=T0, now=sent)
+    measurement, tags, fields, time_ns = parse(point)
+    assert measurement == FORWARDER_MEASUREMENT
+    assert tags == {"venue": "venue-x"}
+    assert fields == {"batch_events": "1000", "lag_events": "250", "delay_s": "42.001"}
+    assert time_ns == T0_NS + (42 * 1_000_000 + 500) * 1000  # when it was sent, not when the events happened
+
+
+def test_delivery_point_never_reports_a_negative_delay_for_a_clock_that_stepped_back() -> None:
+    point = delivery_point("venue-x", batch_events=1, lag_events=0, oldest=T0, now=T0 - timedelta(seconds=3))
+    assert parse(point)[2]["delay_s"] == "0"
