@@ -204,9 +204,16 @@ class StateView(_View):
     eligible: list[str] | None = None
     active_profile: str | None = Field(None, description="The community whose profile leads, if any")
     active: list[str] | None = None
-    source: str | None = None
+    source: str | None = Field(None, description="How the active profile was chosen: community, forced, default, none")
+    forced: str | None = Field(None, description="The profile an operator forced, while it drives the room")
     phase: str | None = None
     zones: dict[str, dict[str, Any]] | None = Field(None, description="The desired ambience per zone, in human units")
+
+
+class ForcedProfile(_Body):
+    """A profile to drive the room whoever is here (a booking, an event), or null for the venue's policy again."""
+
+    community_id: str | None = Field(description="A community with a profile, or null to stop forcing")
 
 
 class DeviceView(_View):

@@ -110,14 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = args.log_level or ("info" if args.command == "run" else "warning")
     setup_logging(level, stream=sys.stderr)
     try:
+        venue: VenueConfig | None = None
+        if getattr(args, "config", None) is not None and args.command != "sim":  # sim is another program
+            venue = _venue(args.config)
+            set_venue(venue.venue.id)  # every log line of a command about one venue names it
         if args.command == "check":
             return _check(args.files)
         if args.command == "schema":
             print(json.dumps(profile_schema() if args.kind == "profile" else venue_schema(), indent=2))
             return EXIT_OK
-        if args.command == "run":
-            venue = _venue(args.config)
-            set_venue(venue.venue.id)
+        if args.command == "run" and venue is not None:
             return _run(venue)
         if args.command == "sim":
             return _sim(args.config, args.url, args.faults, args.seed)
@@ -127,8 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.hue_command == "pair":
                 return hue_cli.pair(args.host, env=args.env, wait_s=args.wait)
             return hue_cli.lights(args.config)
-        if args.command == "events":
-            return _events(_venue(args.config), args.since, args.type_, args.limit, args.follow, args.json)
+        if args.command == "events" and venue is not None:
+            return _events(venue, args.since, args.type_, args.limit, args.follow, args.json)
         if args.command == "demo":
             from .demo import run_demo
 

@@ -57,6 +57,8 @@ store: {{path: ./data/ambience.db, retention_days: 90}}   # event record and pro
 
 influx: {{url: null, token_env: INFLUX_TOKEN, org: venue, bucket: ambience}}   # optional forwarder; null = off
 
+home_assistant: {{discovery: true, prefix: homeassistant}}   # entities in a Home Assistant on this broker
+
 limits: {{max_volume: 70, min_temp_c: 18, max_temp_c: 26, min_brightness: 5}}   # applied last, always
 
 policy: {{multi_community: majority, checkin_ttl_hours: 6, default_profile: house, override_minutes: 30}}

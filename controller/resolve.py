@@ -34,6 +34,7 @@ from .presence import Presence
 
 Values = dict[str, Any]
 ALL_ZONES = "*"
+Source = Literal["community", "forced", "default", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ class Resolution:
     headcount: Mapping[str, int]
     total: int
     eligible: tuple[str, ...]  # in order of eligibility
-    source: Literal["community", "default", "none"]
+    source: Source
     active: tuple[str, ...]  # profiles that drive the room, leading one first
     phase: str | None  # the leading profile's phase
     activations: Mapping[str, datetime]  # active community -> when its profile became active
@@ -320,8 +321,13 @@ def resolve(
     venue: VenueConfig,
     activations: Mapping[str, datetime],
     now: datetime,
+    forced: str | None = None,
 ) -> Resolution:
-    """`activations` is the previous resolution's (community -> active since), so phases keep their clock."""
+    """`activations` is the previous resolution's (community -> active since), so phases keep their clock.
+
+    `forced` is a profile an operator chose to drive the room whoever is here (a booking, Home Assistant's
+    select): it takes the place of the policy's choice while its profile exists; phases, occupancy and limits
+    still apply. A forced profile that no longer exists is ignored rather than leaving the room undriven."""
     headcount = presence.headcount()
     eligible_since: dict[str, datetime] = {}
     for community, count in headcount.items():
@@ -335,8 +341,10 @@ def resolve(
     policy = venue.policy.multi_community
     default_id = venue.policy.default_profile
     active: list[str]
-    source: Literal["community", "default", "none"] = "community"
-    if ranked and policy == "blend":
+    source: Source = "community"
+    if forced is not None and forced in profiles:
+        active, source = [forced], "forced"
+    elif ranked and policy == "blend":
         active = ranked
     elif ranked and policy == "priority":
         first = next((c for c in venue.priority if c in eligible_since), None)

@@ -37,6 +37,7 @@ from profiles.profile import Profile, canonical_json
 from profiles.store import ProfileStore, ProfileVersion
 from profiles.venue import DeviceConfig, VenueConfig
 
+from . import home_assistant as ha
 from . import record as rec
 from .bus import Bus, Message, Will
 from .forwarder import InfluxForwarder
@@ -47,6 +48,7 @@ from .presence import CheckIn, Member, Presence, check_in, check_out, expire
 from .record import RecordError
 from .resolve import Resolution, ZoneAmbience, resolve
 from .shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
+from .topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +64,6 @@ class Stats:
     messages: int = 0
     rejected: int = 0
     reconciles: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Topics:
-    status: str
-    checkin: str
-    checkout: str
-    state: str
-    rejected: str
-    profiles: str = "ambience/profiles/"
-
-    @staticmethod
-    def of(venue_id: str) -> Topics:
-        prefix = f"ambience/{venue_id}"
-        return Topics(
-            f"{prefix}/status",
-            f"{prefix}/checkin",
-            f"{prefix}/checkout",
-            f"{prefix}/state",
-            f"{prefix}/rejected",
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +127,7 @@ class Service:
         self.profiles: dict[str, Profile] = {}
         self.presence = Presence()
         self.activations: dict[str, datetime] = {}
+        self.forced: str | None = None  # a profile an operator forced (Home Assistant's select, the API)
         self.resolution: Resolution | None = None
         self.shadows: dict[str, Shadow] = {d: Shadow() for d in self.devices}
         self._pacer = Pacer(coalesce_window_s, flap_max_s=flap_max_s)
@@ -156,6 +138,7 @@ class Service:
         self._dirty: set[str] = set()
         self._plan_all = True
         self._state_json: str | None = None
+        self._discovery: dict[str, str] = {}  # Home Assistant config topic -> payload last published
         self._tasks: list[asyncio.Task[None]] = []
         self._max_reconnect_delay_s = max_reconnect_delay_s
         self.record: rec.EventRecord | None = None
@@ -220,13 +203,21 @@ class Service:
         self.presence = Presence.of(Member(m, c, t) for m, c, t in self.record.presence_rows())
         saved = self.record.state("activations") or {}
         self.activations = {c: datetime.fromisoformat(t) for c, t in saved.items()}
+        self.forced = self.record.state("forced")
         for device_id, until in (self.record.state("overrides") or {}).items():
             if device_id in self.shadows:
                 self.shadows[device_id] = Shadow(override_until=datetime.fromisoformat(until))
         password = None
         if venue.mqtt.password_env:
             password = self.env.get(venue.mqtt.password_env)
-        subscriptions = [(self.topics.checkin, 1), (self.topics.checkout, 1), (self.topics.profiles + "+", 1)]
+        subscriptions = [
+            (self.topics.checkin, 1),
+            (self.topics.checkout, 1),
+            (self.topics.force, 1),
+            (self.topics.profiles + "+", 1),
+        ]
+        if venue.home_assistant.discovery:
+            subscriptions.append((ha.birth_topic(venue), 0))
         for md in self.mqtt_devices.values():
             subscriptions += [(md.state_topic, 0), (md.availability_topic, 0)]
         self.bus = Bus(
@@ -289,6 +280,7 @@ class Service:
         self._plan_all = True
         if self._state_json is not None and self.bus is not None:
             self.bus.publish(self.topics.state, self._state_json, retain=True)
+        self._publish_discovery(everything=True)
         self._wake.set()
 
     def _on_disconnect(self) -> None:
@@ -320,6 +312,12 @@ class Service:
                 self._kiosk_checkout(message, now)
             elif message.topic.startswith(self.topics.profiles):
                 self._hub_profile(message, now)
+            elif message.topic == self.topics.force:
+                self._force_command(message, now)
+            elif message.topic == ha.birth_topic(self.venue):
+                if message.payload.strip() == b"online":  # Home Assistant (re)started: it may have lost them
+                    self._publish_discovery(everything=True)
+                self._ack(message)
             else:
                 self._ack(message)
         except RecordError as exc:  # not stored: not acknowledged (the broker delivers it again after a restart)
@@ -452,6 +450,44 @@ class Service:
         self.profiles.setdefault(profile.community_id, profile)
         self._spawn(self._store_profile(profile, "mqtt", now, message))
 
+    def _force_command(self, message: Message, now: datetime) -> None:
+        community_id, error = ha.parse_force(message.payload)
+        if error is not None:
+            self._reject(message, now, [FieldError("(payload)", error)])
+            return
+        if community_id is not None and community_id not in self.profiles:
+            self._reject(message, now, [FieldError("community_id", f"no profile for {community_id!r}")])
+            return
+        future = self.force(community_id, now, source="mqtt")
+        self._ack_when_durable(message, future)
+
+    def force(self, community_id: str | None, now: datetime, source: str) -> asyncio.Future[int] | None:
+        """Drive the room with one profile whoever is here, or (None) go back to the venue's policy.
+
+        Kept in the record with its event, so it survives a restart; the caller checked the profile exists."""
+        if community_id == self.forced:
+            return None
+        future = self._emit(
+            "profile_forced",
+            {"community_id": community_id, "previous": self.forced, "source": source},
+            now,
+            [rec.state_set("forced", community_id)],
+            durable=True,
+        )
+        self.forced = community_id
+        self._wake.set()
+        return future
+
+    def _publish_discovery(self, *, everything: bool = False) -> None:
+        """Home Assistant's discovery configs, retained: those that changed, or all of them (on a (re)connect and
+        when Home Assistant starts). With discovery off, empty ones remove what an earlier run created."""
+        if self.bus is None:
+            return
+        for topic, payload in ha.discovery_messages(self.venue, self.profiles):
+            if everything or self._discovery.get(topic) != payload:
+                self.bus.publish(topic, payload, qos=1, retain=True)
+                self._discovery[topic] = payload
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """A background task that is kept (not garbage-collected mid-flight) and whose failure is not silent."""
         task = asyncio.get_running_loop().create_task(coro)
@@ -489,6 +525,7 @@ class Service:
                 durable=True,
             )
             self.profiles[profile.community_id] = profile
+            self._publish_discovery()  # a new community is a new option of the select
             self._wake.set()
         if message is not None:
             self._ack_when_durable(message, future)
@@ -651,6 +688,12 @@ class Service:
             await result
         return True
 
+    async def force_profile(self, community_id: str | None, source: str = "http") -> None:
+        """The API's force: durable before it returns. The caller checked that the profile exists."""
+        future = self.force(community_id, self.clock(), source)
+        if future is not None:
+            await future
+
     async def put_profile(self, profile: Profile, author: str) -> ProfileVersion:
         """Store, record and apply a profile, and publish it retained for the hub and the venue's other tools."""
         version = await self._store_profile(profile, author, self.clock(), None)
@@ -773,7 +816,7 @@ class Service:
                 now,
                 [rec.presence_delete(member.member_id)],
             )
-        resolution = resolve(self.presence, self.profiles, self.venue, self.activations, now)
+        resolution = resolve(self.presence, self.profiles, self.venue, self.activations, now, self.forced)
         previous = self.resolution
         self._record_resolution(previous, resolution, now)
         self.resolution = resolution
@@ -838,6 +881,7 @@ class Service:
             "active_profile": resolution.leader,
             "active": list(resolution.active),
             "source": resolution.source,
+            "forced": resolution.leader if resolution.source == "forced" else None,
             "phase": resolution.phase,
             "zones": zones_json(resolution.zones),
         }

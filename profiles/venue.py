@@ -23,6 +23,7 @@ __all__ = [
     "ALL_ZONES",
     "ApiSettings",
     "DeviceConfig",
+    "HomeAssistantSettings",
     "HueBridge",
     "InfluxSettings",
     "Limits",
@@ -171,6 +172,21 @@ class InfluxSettings(DocumentModel):
         return value
 
 
+class HomeAssistantSettings(DocumentModel):
+    """Home Assistant MQTT discovery: the venue's headcount, active community and a profile selector appear in a
+    Home Assistant that uses the same broker, with no YAML there."""
+
+    discovery: bool = True
+    """Publish the discovery messages (retained); false removes the entities they created."""
+    prefix: str = "homeassistant"
+    """Home Assistant's `discovery_prefix` (its MQTT integration's setting)."""
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        return _check_topic(value)
+
+
 class Limits(DocumentModel):
     """Bounds the resolved ambience is always clamped to, whatever a profile asks for."""
 
@@ -296,6 +312,7 @@ class VenueConfig(DocumentModel):
     api: ApiSettings = ApiSettings()
     store: StoreSettings = StoreSettings()
     influx: InfluxSettings = InfluxSettings()
+    home_assistant: HomeAssistantSettings = HomeAssistantSettings()
     limits: Limits = Limits()
     policy: Policy = Policy()
     priority: tuple[Slug, ...] = ()

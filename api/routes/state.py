@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
 
-from ..deps import ADMIN_ONLY, Admin, Ctx
-from ..models import StateView
+from profiles.errors import FieldError
+
+from ..deps import ADMIN_ONLY, INVALID, Admin, Ctx
+from ..models import ForcedProfile, StateView, validation_problem
 
 router = APIRouter(prefix="/api/v1", tags=["state"])
 
@@ -16,3 +19,20 @@ router = APIRouter(prefix="/api/v1", tags=["state"])
 async def state(ctx: Ctx, _: Admin) -> dict[str, Any]:
     """Present members per community, the active profile and phase, the desired ambience per zone."""
     return ctx.service.state_view()
+
+
+@router.get("/forced-profile", response_model=ForcedProfile, responses=ADMIN_ONLY)
+async def forced_profile(ctx: Ctx, _: Admin) -> ForcedProfile:
+    """The profile an operator forced (null: the venue's policy chooses from who is here)."""
+    return ForcedProfile(community_id=ctx.service.forced)
+
+
+@router.put("/forced-profile", response_model=ForcedProfile, responses={**ADMIN_ONLY, **INVALID})
+async def force_profile(body: ForcedProfile, ctx: Ctx, _: Admin) -> ForcedProfile | JSONResponse:
+    """Drive the room with one community's profile whoever is here, until set back to null; kept across restarts.
+    The same as Home Assistant's select entity or a message on `ambience/<venue>/force`."""
+    if body.community_id is not None and body.community_id not in ctx.service.profiles:
+        problem = validation_problem([FieldError("community_id", f"no profile for {body.community_id!r}")])
+        return JSONResponse(problem, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    await ctx.service.force_profile(body.community_id)
+    return ForcedProfile(community_id=ctx.service.forced)

@@ -268,3 +268,46 @@ def test_health_and_metrics(private_mosquitto: MosquittoBroker, tmp_path: Path) 
             assert "# HELP ambience_checkins_total" in metrics.text
 
     run(scenario)
+
+
+def test_an_admin_forces_a_profile_and_lets_the_room_go_back(
+    private_mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    async def scenario() -> None:
+        async with running_api(example_venue(private_mosquitto.url, tmp_path)) as api:
+            for member in ("ana", "ben"):
+                assert (
+                    await post(api, "/api/v1/checkins", {"member_id": member, "community_id": "book-club"})
+                ).is_success
+            await wait_until(lambda: api.venue.device("lounge-speaker")["playlist"] == "quiet-piano", what="book-club")
+            assert (await api.admin("GET", "/api/v1/forced-profile")).json() == {"community_id": None}
+
+            forced = await api.admin("PUT", "/api/v1/forced-profile", json={"community_id": "spicy-tech-gossip"})
+            assert forced.status_code == 200 and forced.json() == {"community_id": "spicy-tech-gossip"}
+            await wait_until(lambda: api.venue.device("lounge-speaker")["playlist"] == "lofi-gossip", what="forced")
+            state = (await api.admin("GET", "/api/v1/state")).json()
+            assert (state["source"], state["forced"], state["active_profile"]) == (
+                "forced",
+                "spicy-tech-gossip",
+                "spicy-tech-gossip",
+            )
+            assert state["present"] == {"book-club": ["ana", "ben"]}
+
+            unknown = await api.admin("PUT", "/api/v1/forced-profile", json={"community_id": "karaoke"})
+            assert unknown.status_code == 422
+            assert unknown.json()["detail"] == [{"path": "community_id", "message": "no profile for 'karaoke'"}]
+            misspelt = await api.admin("PUT", "/api/v1/forced-profile", json={"community": "house"})
+            assert misspelt.status_code == 422
+            assert (await api.admin("GET", "/api/v1/forced-profile")).json() == {"community_id": "spicy-tech-gossip"}
+            no_token = await api.client.put("/api/v1/forced-profile", json={"community_id": None})
+            assert no_token.status_code == 401
+
+            back = await api.admin("PUT", "/api/v1/forced-profile", json={"community_id": None})
+            assert back.json() == {"community_id": None}
+            await wait_until(lambda: api.venue.device("lounge-speaker")["playlist"] == "quiet-piano", what="back")
+            assert [(e.payload["community_id"], e.payload["source"]) for e in api.venue.events("profile_forced")] == [
+                ("spicy-tech-gossip", "http"),
+                (None, "http"),
+            ]
+
+    run(scenario)

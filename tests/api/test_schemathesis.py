@@ -117,7 +117,7 @@ def test_schemathesis_finds_no_server_error_and_no_undeclared_response(
             record_property("schemathesis_operations", len(operations))
             record_property("schemathesis_examples", total)
 
-            assert len(operations) == 12
+            assert len(operations) == 14
             # Not vacuous: the success paths ran, not only the refusals.
             assert statuses[("PUT /api/v1/communities/{community_id}/profile", 200)] > 0
             assert statuses[("PUT /api/v1/communities/{community_id}/profile", 412)] > 0
@@ -125,5 +125,7 @@ def test_schemathesis_finds_no_server_error_and_no_undeclared_response(
             assert statuses[("GET /api/v1/communities/{community_id}/profile", 200)] > 0
             assert statuses[("POST /api/v1/checkins", 201)] > 0
             assert statuses[("POST /api/v1/communities", 201)] > 0
+            assert statuses[("PUT /api/v1/forced-profile", 200)] > 0
+            assert statuses[("PUT /api/v1/forced-profile", 422)] > 0
 
     run(scenario)

@@ -706,3 +706,51 @@ def test_a_default_profile_that_switches_lights_off_does_not_keep_a_communitys_l
     assert light(res, "bar").brightness == 70
     nobody = run(Presence(), profiles(house, club), venue(default="house"))
     assert light(nobody, "bar").on is False
+
+
+# -- a forced profile (Home Assistant's select, PUT /api/v1/forced-profile) ---------------------------------------
+
+
+def test_a_forced_profile_drives_the_room_whoever_is_here() -> None:
+    ps = profiles(
+        profile("quiz", audio={"playlist": "quiz-night", "volume": 40}),
+        profile("yoga", audio={"playlist": "calm", "volume": 10}),
+    )
+    res = resolve(crowd(quiz=5), ps, venue(), {}, T0, forced="yoga")
+    assert res.source == "forced"
+    assert res.active == ("yoga",)
+    assert res.zones["lounge"].audio == AudioState(playlist="calm", volume=10)
+    assert res.headcount == {"quiz": 5}  # who is here is still what it is
+
+
+def test_a_forced_profile_drives_an_empty_room_instead_of_the_default() -> None:
+    ps = profiles(profile("house", audio={"volume": 20}), profile("gala", audio={"volume": 50}))
+    res = resolve(Presence(), ps, venue(default="house"), {}, T0, forced="gala")
+    assert (res.source, res.leader) == ("forced", "gala")
+    assert res.zones["lounge"].audio is not None and res.zones["lounge"].audio.volume == 50
+
+
+def test_a_forced_profile_keeps_its_phases_occupancy_and_the_venue_limits() -> None:
+    gala = profile(
+        "gala",
+        audio={"volume": 60},
+        phases=[{"after_min": 30, "name": "late", "audio": {"volume": 65}}],
+        occupancy={"volume_per_10": 10},
+    )
+    res = resolve(
+        crowd(quiz=10),
+        profiles(gala),
+        venue(limits={"max_volume": 70}),
+        {"gala": T0},
+        T0 + timedelta(minutes=31),
+        forced="gala",
+    )
+    assert res.phase == "late"
+    assert res.zones["lounge"].audio is not None and res.zones["lounge"].audio.volume == 70  # 65 + 10, clamped
+    assert Clamp("*", "audio.volume", 75, 70, "max_volume") in res.clamps
+
+
+def test_a_forced_profile_that_no_longer_exists_leaves_the_policy_in_charge() -> None:
+    ps = profiles(profile("quiz", audio={"volume": 40}))
+    res = resolve(crowd(quiz=1), ps, venue(), {}, T0, forced="gone")
+    assert (res.source, res.leader) == ("community", "quiz")

@@ -245,6 +245,7 @@ def test_venue_schema() -> None:
         "api",
         "store",
         "influx",
+        "home_assistant",
         "limits",
         "policy",
         "priority",

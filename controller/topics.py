@@ -1,0 +1,30 @@
+"""The controller's own MQTT topics (CONTRACT 4), in one place for the service and the Home Assistant discovery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROFILES = "ambience/profiles/"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    status: str  # retained online/offline, with a last will
+    checkin: str
+    checkout: str
+    state: str  # retained JSON: headcount, active profile, phase, forced profile, desired ambience
+    rejected: str  # why an input was refused
+    force: str  # a profile to force (or `auto`), e.g. from Home Assistant's select entity
+    profiles: str = PROFILES
+
+    @staticmethod
+    def of(venue_id: str) -> Topics:
+        prefix = f"ambience/{venue_id}"
+        return Topics(
+            status=f"{prefix}/status",
+            checkin=f"{prefix}/checkin",
+            checkout=f"{prefix}/checkout",
+            state=f"{prefix}/state",
+            rejected=f"{prefix}/rejected",
+            force=f"{prefix}/force",
+        )
