@@ -509,10 +509,12 @@ class Service:
     ) -> ProfileVersion:
         """Store a validated profile as a new version (unless it is the latest already) and apply it at once."""
         assert self.store is not None
-        previous = await asyncio.to_thread(self.store.get, profile.community_id)
-        version = await asyncio.to_thread(self.store.put, profile, author, now)
+        # From the hub (author mqtt): a repeat of what it last sent is its retained message again, not an edit.
+        version, changed = await asyncio.to_thread(
+            self.store.put_changed, profile, author, now, once_per_author=author == "mqtt"
+        )
         future = None
-        if previous is None or previous.etag != version.etag:
+        if changed:
             future = self._emit(
                 "profile_updated",
                 {

@@ -51,6 +51,9 @@ CREATE TABLE IF NOT EXISTS profile_seeds (
 
 _COLUMNS = "community_id, version, etag, body, author, created_at"
 _LATEST = f"SELECT {_COLUMNS} FROM profile_versions WHERE community_id = ? ORDER BY version DESC LIMIT 1"
+_LATEST_BODY_BY = (
+    "SELECT body FROM profile_versions WHERE community_id = ? AND author = ? ORDER BY version DESC LIMIT 1"
+)
 _LATEST_ALL = (
     f"SELECT {_COLUMNS} FROM profile_versions AS v"
     " WHERE version = (SELECT MAX(version) FROM profile_versions WHERE community_id = v.community_id)"
@@ -132,21 +135,38 @@ class ProfileStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _put(self, profile: Profile, author: str, now: datetime) -> tuple[ProfileVersion, bool]:
+    def _put(
+        self, profile: Profile, author: str, now: datetime, *, once_per_author: bool = False
+    ) -> tuple[ProfileVersion, bool]:
         body = canonical_json(profile)
         created_at = _utc_iso(now)
         with self._transaction() as db:
             latest: _Row | None = db.execute(_LATEST, (profile.community_id,)).fetchone()
             if latest is not None and latest[3] == body:
                 return _version(latest), False
+            if latest is not None and once_per_author:
+                by_author: tuple[str] | None = db.execute(_LATEST_BODY_BY, (profile.community_id, author)).fetchone()
+                if by_author is not None and by_author[0] == body:
+                    return _version(latest), False
             version = 1 if latest is None else latest[1] + 1
             row: _Row = (profile.community_id, version, _etag(version, body), body, author, created_at)
             db.execute(f"INSERT INTO profile_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", row)
         return _version(row), True
 
-    def put(self, profile: Profile, author: str, now: datetime) -> ProfileVersion:
-        """Store `profile` as its community's next version; if it equals the latest, return that instead."""
-        return self._put(profile, author, now)[0]
+    def put(self, profile: Profile, author: str, now: datetime, *, once_per_author: bool = False) -> ProfileVersion:
+        """Store `profile` as its community's next version; if it equals the latest, return that instead.
+
+        `once_per_author`: also keep the latest when this author's own latest version has this content. A source
+        that repeats itself (the hub's retained message, delivered again whenever a venue's bridge subscribes
+        anew) then never rolls back a newer edit made elsewhere, while anything new it says still wins."""
+        return self.put_changed(profile, author, now, once_per_author=once_per_author)[0]
+
+    def put_changed(
+        self, profile: Profile, author: str, now: datetime, *, once_per_author: bool = False
+    ) -> tuple[ProfileVersion, bool]:
+        """`put`, and whether it stored a new version: decided in the same transaction, so two writers of one body
+        cannot both believe they changed it."""
+        return self._put(profile, author, now, once_per_author=once_per_author)
 
     def get(self, community_id: str) -> ProfileVersion | None:
         """The latest version, or None when the community has no profile."""

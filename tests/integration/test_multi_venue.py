@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 
 from controller.broker import MosquittoBroker, find_mosquitto
-from profiles.loader import load_profile
-from profiles.profile import canonical_json
+from profiles.loader import load_profile, parse_profile
+from profiles.profile import Profile, canonical_json
 from profiles.venue import InfluxSettings
 from tests.integration.harness import EXAMPLES, ROOT, Kiosk, Listener, Venue, example_venue, running_venue, wait_until
 from tests.integration.victoria import VictoriaMetrics
@@ -194,15 +194,16 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]], timeout_s: float = 40
 @asynccontextmanager
 async def hub_and_venues(
     tmp_path: Path, influx: InfluxSettings
-) -> AsyncIterator[tuple[MosquittoBroker, list[Venue], list[Uplink]]]:
+) -> AsyncIterator[tuple[MosquittoBroker, list[Venue], list[Uplink], list[MosquittoBroker]]]:
     """A hub Mosquitto, and two venues, each with its Mosquitto bridged to the hub through its own `Uplink` and its
-    record forwarded to the one central time-series server of `influx`."""
+    record forwarded to the one central time-series server of `influx`; last, the venues' own brokers."""
     hub = MosquittoBroker(tmp_path / "hub")
     async with AsyncExitStack() as stack:
         await asyncio.to_thread(hub.start)
         stack.push_async_callback(asyncio.to_thread, hub.stop)
         venues: list[Venue] = []
         uplinks: list[Uplink] = []
+        brokers: list[MosquittoBroker] = []
         for name in ("a", "b"):
             uplink = Uplink(hub.port)
             await uplink.start()
@@ -217,7 +218,8 @@ async def hub_and_venues(
             venue = await stack.enter_async_context(running_venue(config))
             venues.append(venue)
             uplinks.append(uplink)
-        yield hub, venues, uplinks
+            brokers.append(broker)
+        yield hub, venues, uplinks, brokers
 
 
 def venue_event_ids(vm: VictoriaMetrics, venue_id: str) -> set[int]:
@@ -239,7 +241,7 @@ def test_a_hub_profile_reaches_every_venue_and_an_uplink_outage_loses_nothing(
 
     async def scenario() -> None:
         central = InfluxSettings(url=vm.url, org="venue", bucket="ambience")
-        async with hub_and_venues(tmp_path, central) as (hub, (a, b), (uplink_a, _)):
+        async with hub_and_venues(tmp_path, central) as (hub, (a, b), (uplink_a, _), _brokers):
             ids = [a.config.venue.id, b.config.venue.id]
             watcher = await asyncio.to_thread(Listener, hub.url, ["ambience/#"])
             publisher = await asyncio.to_thread(Kiosk, hub.url, "hub")
@@ -339,3 +341,52 @@ def test_a_hub_profile_reaches_every_venue_and_an_uplink_outage_loses_nothing(
                 watcher.close()
 
     run(scenario)
+
+
+def test_a_venues_own_edit_is_not_rolled_back_by_the_hubs_retained_profile_when_its_broker_restarts(
+    tmp_path: Path, vm: VictoriaMetrics
+) -> None:
+    """The venue's Mosquitto restarts, its bridge subscribes anew and the hub sends its retained profile again: that
+    is the hub repeating itself, not a new version, so the edit made at the venue since stays."""
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is not installed; scripts/bootstrap.sh --test installs it")
+
+    async def scenario() -> None:
+        central = InfluxSettings(url=vm.url, org="venue", bucket="ambience")
+        async with hub_and_venues(tmp_path, central) as (hub, (a, _), _uplinks, (broker_a, _)):
+            hub_profile = book_club_profile(50)
+            publisher = await asyncio.to_thread(Kiosk, hub.url, "hub")
+            try:
+                publisher.raw("ambience/profiles/book-club", hub_profile, retain=True)
+                a.kiosk.checkin("a1", "book-club")
+                a.kiosk.checkin("a2", "book-club")
+                await wait_until(lit(a, 127), 10, "the hub's book-club at 50 %")
+                # The venue's organiser edits the profile through the venue's API: 30 %.
+                assert (await a.service.put_profile(load_profile_json(book_club_profile(30)), "book-club")).version
+                await wait_until(lit(a, 76), 10, "the venue's edit at 30 %")
+
+                await asyncio.to_thread(broker_a.stop)
+                await asyncio.to_thread(broker_a.start)
+                # The hub's retained profile arrives at the venue's broker again (a plain client there sees it)...
+                local = await asyncio.to_thread(Listener, broker_a.url, ["ambience/profiles/book-club"])
+                try:
+                    await wait_until(
+                        lambda: local.last.get("ambience/profiles/book-club") == hub_profile.encode(), 15, "the hub's"
+                    )
+                    assert a.service.bus is not None and await a.service.bus.wait_connected(15)
+                    await asyncio.sleep(1.0)  # time for the service to handle it, had it taken it as an edit
+                finally:
+                    local.close()
+                # ...and changes nothing: the venue's edit is still the latest version, and the room keeps it.
+                assert book_club_versions(a) == [2]
+                assert lights_at(a, 76)
+                latest = a.service.store.get("book-club") if a.service.store is not None else None
+                assert latest is not None and latest.author == "book-club"
+            finally:
+                publisher.close()
+
+    run(scenario, timeout_s=60.0)
+
+
+def load_profile_json(text: str) -> Profile:
+    return parse_profile(json.loads(text))

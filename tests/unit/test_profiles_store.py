@@ -196,3 +196,18 @@ def test_missing_folder_is_an_error(tmp_path: Path, store: ProfileStore) -> None
     with pytest.raises(ProfileError) as caught:
         store.seed_from_dir(tmp_path / "nope", T0)
     assert caught.value.errors[0].path == "(file)"
+
+
+def test_a_source_repeating_its_last_version_does_not_roll_back_a_later_edit(store: ProfileStore) -> None:
+    hub = store.put(profile(volume=20), "mqtt", T0, once_per_author=True)
+    edit = store.put(profile(volume=35), "admin", T0 + timedelta(minutes=5))
+    # The hub's retained message again (a venue's bridge subscribed anew): the venue's later edit stays.
+    again = store.put(profile(volume=20), "mqtt", T0 + timedelta(minutes=9), once_per_author=True)
+    assert again == edit
+    assert [v.version for v in store.versions("book-club")] == [edit.version, hub.version]
+    # Something the hub has not said before wins, even a return to an older content of someone else's.
+    news = store.put(profile(volume=15), "mqtt", T0 + timedelta(minutes=12), once_per_author=True)
+    assert news.version == edit.version + 1 and news.author == "mqtt"
+    # Without the option (an API edit, a file), an equal body to an older version is a new version as before.
+    revert = store.put(profile(volume=20), "admin", T0 + timedelta(minutes=15))
+    assert revert.version == news.version + 1
