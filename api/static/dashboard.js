@@ -22,6 +22,7 @@
   const REFRESHING = new Set([
     "checkin", "checkout", "checkin_expired", "profile_activated", "phase_changed", "ambience_applied",
     "device_state", "device_online", "device_offline", "profile_updated", "command_sent", "manual_override",
+    "profile_forced",
   ]);
   const TRAFFIC = new Set(["command_sent", "device_state"]);
 
@@ -260,7 +261,9 @@
     return `${Math.round(seconds / 3600)} h ago`;
   }
 
-  const SOURCES = { community: "community profile", default: "house default", none: "nothing active" };
+  const SOURCES = {
+    community: "community profile", forced: "forced by an operator", default: "house default", none: "nothing active",
+  };
 
   function renderState(state) {
     lastState = state;
@@ -632,6 +635,9 @@
         if (!e.community_id) return "no profile is active";
         return `${e.community_id} is now active (${SOURCES[e.source] || e.source})` +
           (e.previous && e.previous !== e.community_id ? `, was ${e.previous}` : "");
+      case "profile_forced":
+        return e.community_id ? `${e.community_id} forced by an operator` + (e.source ? ` · via ${e.source}` : "")
+          : "forcing ended: who is here decides again";
       case "phase_changed":
         return `phase ${e.phase ?? "base"}` + (e.community_id ? ` for ${e.community_id}` : "") +
           (e.previous ? `, was ${e.previous}` : "");
