@@ -29,6 +29,8 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
+  # Validates docker-compose.yml without a Docker engine (`docker-compose config`); not its recommended engine.
+  command -v docker-compose >/dev/null || apt_install --no-install-recommends docker-compose
 elif ! have_mosquitto && ! apt_install mosquitto mosquitto-clients; then
   echo "bootstrap: could not install mosquitto; the demo will use its embedded broker" >&2
 fi
