@@ -91,6 +91,16 @@ def _point(measurement: str, tags: Mapping[str, str], fields: Mapping[str, int |
     return result
 
 
+def _headcount_point(event: Event, community_id: str, present: float, time_ns: int) -> Point:
+    """One community's headcount after `event`, at the event's time (docs/telemetry.md, `ambience_headcount`)."""
+    return _point(
+        HEADCOUNT_MEASUREMENT,
+        {"venue": event.venue, "community_id": community_id},
+        {"present": present, "event_id": int(event.id)},
+        time_ns,
+    )
+
+
 PRESENCE_TYPES = frozenset({"checkin", "checkout", "checkin_expired"})
 
 
@@ -132,28 +142,14 @@ def to_points(events: Iterable[Event]) -> list[Point]:
             if isinstance(active, list):
                 fields["active_count"] = float(len(active))
             for community, count in sorted(counts.items()):
-                points.append(
-                    _point(
-                        HEADCOUNT_MEASUREMENT,
-                        {"venue": event.venue, "community_id": community},
-                        {"present": count, "event_id": int(event.id)},
-                        time_ns,
-                    )
-                )
+                points.append(_headcount_point(event, community, count, time_ns))
         if event.type in PRESENCE_TYPES:  # the headcount after each arrival, departure, expiry and move
             for community, present in (
                 (payload.get("community_id"), payload.get("present")),
                 (payload.get("moved_from"), payload.get("moved_from_present")),
             ):
                 if (tag := _tag(community)) is not None and (number := _number(present)) is not None:
-                    points.append(
-                        _point(
-                            HEADCOUNT_MEASUREMENT,
-                            {"venue": event.venue, "community_id": tag},
-                            {"present": number, "event_id": int(event.id)},
-                            time_ns,
-                        )
-                    )
+                    points.append(_headcount_point(event, tag, number, time_ns))
         points.append(_point(MEASUREMENT, tags, fields, time_ns))
     return points
 

@@ -11,6 +11,7 @@ Reference: https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery and t
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ class Entity:
     config: dict[str, Any]
 
 
+@functools.cache
 def _version() -> str:
+    """Read from the installed package's metadata once: it is a file read, and it cannot change while running."""
     try:
         return metadata.version("ambience")
     except metadata.PackageNotFoundError:  # run from a source tree that was not installed
