@@ -17,8 +17,11 @@ from controller.service import Service
 from profiles.errors import FieldError
 
 from .deps import Context
+from .gate import Gate
+from .limits import Limits
+from .methods import method_not_allowed
 from .metrics import registry_for
-from .models import BODY, request_errors, validation_problem
+from .models import BODY, DETAIL_MAX, cut, request_errors, validation_problem
 from .routes import checkins, communities, dashboard, devices, events, health, profiles, state
 
 __all__ = ["create_app"]
@@ -39,6 +42,7 @@ async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A body FastAPI cannot even decode (not UTF-8) is invalid JSON like any other: 422 at `(body)`, not 400.
+    A 405 (and `OPTIONS`) lists every method of the path. No detail is longer than `DETAIL_MAX`.
 
     Registered for Starlette's `HTTPException`, which FastAPI raises for that (and for 404/405 of unknown routes).
     """
@@ -46,14 +50,22 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == status.HTTP_400_BAD_REQUEST and isinstance(exc.__cause__, UnicodeDecodeError):
         problem = [FieldError(BODY, f"must be valid JSON ({exc.__cause__})")]
         return JSONResponse(validation_problem(problem), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        return method_not_allowed(request)
+    if isinstance(exc.detail, str) and len(exc.detail) > DETAIL_MAX:
+        exc = HTTPException(exc.status_code, cut(exc.detail), exc.headers)
     return await http_exception_handler(request, exc)
 
 
-def create_app(service: Service, admin_token: str, *, stopping: asyncio.Event | None = None) -> FastAPI:
+def create_app(
+    service: Service, admin_token: str, *, stopping: asyncio.Event | None = None, limits: Limits | None = None
+) -> FastAPI:
     """The API of CONTRACT 5 over `service`, which must be running (entered) while the app serves.
 
     `stopping`, if given, is set by whoever runs the server just before it stops: open event streams end then,
     because uvicorn waits for every open response to finish before it runs the app's lifespan shutdown.
+    `limits` (api/limits.py) bounds request bodies: by default 1 MiB, all of it within 30 s of the request's head
+    (its connection bounds are for `serve`, which passes the same object).
     """
     context = Context(service, admin_token.encode(), registry_for(service), stopping)
 
@@ -74,6 +86,7 @@ def create_app(service: Service, admin_token: str, *, stopping: asyncio.Event | 
     app.state.context = context
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(Gate, context=context, limits=limits or Limits())
     for module in (health, communities, profiles, checkins, state, devices, events, dashboard):
         app.include_router(module.router)
     return app

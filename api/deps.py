@@ -5,7 +5,8 @@
     Member   the admin, or the community named by the path's `community_id`  (403 for another community)
 
 The admin token is compared in constant time; community tokens are checked by the community store, which keeps
-only their hashes. No error message ever repeats a token.
+only their hashes (its recent answers cached, api/tokens.py). No error message ever repeats a token. The same check
+runs before a request's body is read (api/gate.py), so a request without a valid token costs nothing to refuse.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CollectorRegistry
 
 from controller.record import EventRecord
@@ -24,7 +26,8 @@ from controller.service import Service
 from profiles.communities import CommunityStore
 from profiles.store import ProfileStore
 
-from .models import Problem, ValidationProblem
+from .models import CommunityPath, Problem, ValidationProblem
+from .tokens import TokenCache
 
 ADMIN = "admin"
 _T = TypeVar("_T")
@@ -41,8 +44,8 @@ class Context:
     """Set by whoever runs the server when it is about to stop, so open event streams end first."""
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when the app's lifespan ends."""
-    profile_writes: asyncio.Lock = field(default_factory=asyncio.Lock)
-    """Serialises `If-Match` check and store, so two concurrent PUTs cannot both match one ETag."""
+    tokens: TokenCache = field(default_factory=TokenCache)
+    """The community store's recent answers about tokens."""
 
     @property
     def shutting_down(self) -> bool:
@@ -94,22 +97,43 @@ class Caller:
 _bearer = HTTPBearer(auto_error=False, description="The venue's admin token, or a community's token")
 
 
+NO_TOKEN = "a bearer token is required (Authorization: Bearer <token>)"
+BAD_TOKEN = "the token is not valid"
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
 def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers=CHALLENGE)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, exactly as `HTTPBearer` reads it; None without one."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
+async def authenticate(ctx: Context, token: str) -> Caller | None:
+    """Who `token` belongs to, or None. The store hashes in a worker thread; its answers are cached for a while."""
+    if hmac.compare_digest(token.encode(), ctx.admin_token):
+        return Caller(None)
+    known, community_id = ctx.tokens.get(token)
+    if not known:
+        community_id = await asyncio.to_thread(ctx.communities.authenticate, token)
+        ctx.tokens.put(token, community_id)
+    return None if community_id is None else Caller(community_id)
 
 
 async def current_caller(
     ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
     if credentials is None:
-        raise _unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-    token = credentials.credentials
-    if hmac.compare_digest(token.encode(), ctx.admin_token):
-        return Caller(None)
-    community_id = await asyncio.to_thread(ctx.communities.authenticate, token)
-    if community_id is None:
-        raise _unauthorized("the token is not valid")
-    return Caller(community_id)
+        raise _unauthorized(NO_TOKEN)
+    caller = await authenticate(ctx, credentials.credentials)
+    if caller is None:
+        raise _unauthorized(BAD_TOKEN)
+    return caller
 
 
 AnyCaller = Annotated[Caller, Depends(current_caller)]
@@ -121,7 +145,7 @@ def current_admin(caller: AnyCaller) -> Caller:
     return caller
 
 
-def community_member(community_id: str, caller: AnyCaller) -> Caller:
+def community_member(community_id: CommunityPath, caller: AnyCaller) -> Caller:
     """The admin, or the community the path names; `community_id` is the route's path parameter."""
     if not caller.is_admin and caller.community_id != community_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this token belongs to another community")
@@ -139,4 +163,5 @@ UNAUTHORIZED: Responses = {401: {"model": Problem, "description": "No token, or 
 FORBIDDEN: Responses = {403: {"model": Problem, "description": "The token may not reach this resource"}}
 NOT_FOUND: Responses = {404: {"model": Problem, "description": "No such resource"}}
 INVALID: Responses = {422: {"model": ValidationProblem, "description": "Invalid input: every problem at its path"}}
+TOO_LARGE: Responses = {413: {"model": Problem, "description": "The body is larger than the API takes (1 MiB)"}}
 ADMIN_ONLY: Responses = {**UNAUTHORIZED, **FORBIDDEN}

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from controller.service import MEMBER_ID_MAX
+from controller.inputs import ECHO_MAX, MEMBER_ID_MAX
 from profiles.errors import FieldError, field_errors
 from profiles.profile import Profile
 from profiles.units import Slug
@@ -33,6 +34,13 @@ def _not_blank(value: str) -> str:
         raise PydanticCustomError("blank", "must not be blank")
     return value
 
+
+CommunityId = Slug
+"""A community's id wherever the API takes one: the id profiles use (1-64 of a-z, 0-9, '-', '_'), so an id that no
+community can have is refused at its field (422) before anything looks it up or repeats it."""
+
+CommunityPath = Annotated[CommunityId, Path(description="The community's id")]
+"""`{community_id}` in a URL, checked like every other community id."""
 
 MemberId = Annotated[
     str,
@@ -80,8 +88,19 @@ class ValidationProblem(BaseModel):
     detail: list[FieldProblem]
 
 
+DETAIL_MAX = 4 * ECHO_MAX
+"""The longest error text sent (a detail, a path, a message): what routes repeat is cut already (`shown`); this is
+the backstop, so that no error, whatever it names (an unknown field's key, say), is as large as the input."""
+
+
+def cut(text: str, limit: int = DETAIL_MAX) -> str:
+    """`text`, or its first `limit` - 1 characters and an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def validation_problem(errors: list[FieldError]) -> dict[str, Any]:
-    return ValidationProblem(detail=[FieldProblem(path=e.path, message=e.message) for e in errors]).model_dump()
+    problems = [FieldProblem(path=cut(e.path), message=cut(e.message)) for e in errors]
+    return ValidationProblem(detail=problems).model_dump()
 
 
 _NOT_AN_OBJECT = {"model_attributes_type", "model_type", "dict_type"}
@@ -172,7 +191,7 @@ class ProfileVersionView(BaseModel):
 
 class CheckInRequest(_Body):
     member_id: MemberId
-    community_id: str
+    community_id: CommunityId
 
 
 class CheckInResult(BaseModel):
@@ -213,7 +232,7 @@ class StateView(_View):
 class ForcedProfile(_Body):
     """A profile to drive the room whoever is here (a booking, an event), or null for the venue's policy again."""
 
-    community_id: str | None = Field(description="A community with a profile, or null to stop forcing")
+    community_id: CommunityId | None = Field(description="A community with a profile, or null to stop forcing")
 
 
 class DeviceView(_View):

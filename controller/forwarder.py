@@ -27,7 +27,8 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
-from controller.record import SCHEMA, Event, connect, utc_now
+from controller.record import SCHEMA, Event, utc_now
+from profiles.sqlite import connect
 from profiles.venue import InfluxSettings
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,13 @@ it could not store; its supervisor restarts it and the broker redelivers what wa
 
 The same transaction can carry state mutations (presence, controller state), so the record and the state it
 explains never disagree after a crash.
+
+What a commit stores is made ready when the event is emitted, on the caller's side: the payload is serialised and
+every text checked to be encodable (a JSON-escaped lone surrogate decodes to a Python string that UTF-8, hence
+SQLite, refuses), every integer to fit SQLite's 64 bits. Input the record cannot hold therefore fails at `emit`
+with `UnstorableEvent`, before anything changed, and is rejected at the edge; the writer thread sees only rows it
+can store, so the only commit that fails is one the disk or the file refuses, never one poisoned message that the
+broker would redeliver at every start.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from profiles.sqlite import connect
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,11 @@ class RecordError(RuntimeError):
     """The record cannot be written; nothing more may be acknowledged."""
 
 
+class UnstorableEvent(ValueError):
+    """This event, or a state change it carries, cannot be stored (text that is not valid Unicode, an integer
+    beyond 64 bits, a value JSON cannot write). Raised by `emit` before anything is queued: reject the input."""
+
+
 Mutation = tuple[str, Sequence[Any]]  # an SQL statement and its parameters, run in the event's transaction
 
 
@@ -81,20 +95,13 @@ class Event:
 @dataclass(slots=True)
 class _Pending:
     event: Event
+    row: tuple[int, str, str, str, str]  # the events row, serialised and checked at emit
     mutations: Sequence[Mutation]
     future: asyncio.Future[int] | None
     loop: asyncio.AbstractEventLoop | None
 
 
 _STOP = object()
-
-
-def connect(path: Path | str) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=30, check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")  # the WAL is synced on every commit: durable across power loss
-    conn.execute("PRAGMA busy_timeout=30000")
-    return conn
 
 
 class EventRecord:
@@ -131,6 +138,10 @@ class EventRecord:
         """Queue an event; with `durable`, return a future (of the running loop) that resolves once it is committed."""
         if self._failed is not None:
             raise RecordError(f"the event record at {self.path} cannot be written: {self._failed}") from self._failed
+        body = _storable_payload(type_, payload)
+        for _, params in mutations:
+            _check_params(type_, params)
+        stamp = ts.isoformat()
         with self._id_lock:
             event = Event(self._next_id, ts, self.venue_id, type_, payload)
             self._next_id += 1
@@ -139,7 +150,8 @@ class EventRecord:
             if durable:
                 loop = asyncio.get_running_loop()
                 future = loop.create_future()
-            self._queue.put(_Pending(event, mutations, future, loop))
+            row = (event.id, stamp, self.venue_id, type_, body)
+            self._queue.put(_Pending(event, row, mutations, future, loop))
         return future
 
     async def append(
@@ -169,7 +181,7 @@ class EventRecord:
         if not batch:
             return
         try:
-            rows = [(e.id, e.ts.isoformat(), e.venue, e.type, _dumps(e.payload)) for e in (i.event for i in batch)]
+            rows = [item.row for item in batch]
             conn = self._write
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT INTO events(id, ts, venue, type, payload) VALUES (?, ?, ?, ?, ?)", rows)
@@ -214,17 +226,22 @@ class EventRecord:
         self._write.close()
         self._read.close()
 
-    def prune(self, older_than: datetime, up_to_id: int, chunk: int = 5000) -> int:
+    def prune(
+        self, older_than: datetime, up_to_id: int, chunk: int = 5000, *, keep_state: tuple[str, Any] | None = None
+    ) -> int:
         """Delete events older than `older_than` whose id is <= `up_to_id` (the forwarder's cursor, when there is
         one: nothing is pruned that InfluxDB has not acknowledged). Blocking: call it from a thread.
 
         Deletes in chunks, each its own short transaction, so the writer thread never waits long for the lock.
         Ids are never reused (AUTOINCREMENT), so readers paging with `since` simply skip what is gone.
+        `keep_state` (key, value) is saved in the controller state first (retention's trusted clock).
         """
         cutoff = older_than.astimezone(UTC).isoformat()
         deleted = 0
         conn = connect(self.path)
         try:
+            if keep_state is not None:
+                conn.execute(*state_set(*keep_state))
             while True:
                 cursor = conn.execute(
                     "DELETE FROM events WHERE id IN "
@@ -266,6 +283,12 @@ class EventRecord:
             rows = self._read.execute("SELECT member_id, community_id, checked_in_at FROM presence").fetchall()
         return [(m, c, datetime.fromisoformat(t)) for m, c, t in rows]
 
+    def newest_ts(self) -> datetime | None:
+        """When the newest committed event happened (by the clock that stamped it)."""
+        with self._read_lock:
+            row = self._read.execute("SELECT ts FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
     def state(self, key: str) -> Any:
         with self._read_lock:
             row = self._read.execute("SELECT value FROM controller_state WHERE key = ?", (key,)).fetchone()
@@ -277,7 +300,39 @@ def _event(row: tuple[Any, ...]) -> Event:
     return Event(int(id_), datetime.fromisoformat(ts), venue, type_, json.loads(payload))
 
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps with these options, minus its per-call set-up
+# json.dumps with these options, minus its per-call set-up. Not ASCII-escaped, so that a lone surrogate shows up as
+# text UTF-8 cannot encode (an escaped one would be stored, then break every reader that re-encodes it); no NaN,
+# which is not JSON and which a browser's JSON.parse refuses.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _storable_payload(type_: str, payload: dict[str, Any]) -> str:
+    try:
+        body = _dumps(payload)
+        if not body.isascii():
+            body.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+        raise UnstorableEvent(f"{type_} event: cannot store its payload ({exc})") from None
+    return body
+
+
+def _check_params(type_: str, params: Sequence[Any]) -> None:
+    """What sqlite3 would refuse only inside the transaction, found now: text UTF-8 cannot encode, huge ints."""
+    for value in params:
+        if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise UnstorableEvent(
+                        f"{type_} event: cannot store the text {value!r:.80} ({exc.reason})"
+                    ) from None
+        elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+            raise UnstorableEvent(f"{type_} event: an integer of {value.bit_length()} bits does not fit in 64")
+        elif value is not None and not isinstance(value, int | float | str | bytes):
+            raise UnstorableEvent(f"{type_} event: cannot store a {type(value).__name__}")
 
 
 def _resolve(batch: list[_Pending], resolve: Callable[[_Pending], None]) -> None:

@@ -333,7 +333,9 @@ def resolve(
     for community, count in headcount.items():
         profile = profiles.get(community)
         if profile is not None and count >= profile.quorum:
-            eligible_since[community] = presence.checkin_times(community)[profile.quorum - 1]
+            reached = presence.nth_checkin(community, profile.quorum)
+            assert reached is not None  # the community has at least `quorum` members
+            eligible_since[community] = reached
     # Rank: most members first; a tie goes to the community that became eligible first.
     ranked = sorted(eligible_since, key=lambda c: (-headcount[c], eligible_since[c], c))
     eligible = tuple(sorted(eligible_since, key=lambda c: (eligible_since[c], c)))

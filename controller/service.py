@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from devices.compare import differences
+from devices.compare import differences, meaningful_change
 from devices.hue import HueCapabilities, from_hue, light_capabilities, supported, to_hue
 from devices.hue_client import HueApiError, HueClient, HueError, HueUnauthorized, HueUnreachable
 from devices.states import DeviceState, LightState, set_fields
@@ -42,17 +42,20 @@ from . import record as rec
 from .bus import Bus, Message, Will
 from .forwarder import InfluxForwarder
 from .hue_link import HueLink
+from .inputs import decode_object, parse_kiosk, shown
 from .pacing import Pacer
 from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
 from .presence import CheckIn, Member, Presence, check_in, check_out, expire
-from .record import RecordError
+from .record import RecordError, UnstorableEvent
 from .resolve import Resolution, ZoneAmbience, resolve
+from .retention import clock_tolerance, judge_clock, start_time
 from .shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
 from .topics import Topics
 
 log = logging.getLogger(__name__)
 
-MEMBER_ID_MAX = 128
+_REJECT_ERRORS_MAX = 20
+_BATCH = 200  # messages handled before the consumer lets the loop run anything else
 
 
 @dataclass(slots=True)
@@ -152,6 +155,10 @@ class Service:
         self.failure: BaseException | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._next_full_plan = 0.0
+        self._recorded: dict[str, tuple[DeviceState, float]] = {}  # device -> last state recorded, and when
+        self._trusted = self.clock()  # retention's trusted time, from the record at start
+        self._trusted_mono = time.monotonic()
+        self._clock_suspect = False  # whether the last prune doubted the wall clock (saved with the trusted time)
 
     # -- lifetime --------------------------------------------------------------------------------------------
 
@@ -181,6 +188,9 @@ class Service:
         venue = self.venue
         now = self.clock()
         self.record = rec.EventRecord(venue.store.path, venue.venue.id)
+        # Retention's trusted time (controller/retention.py), read before this run stamps anything with its clock.
+        self._trusted, _ = start_time(self.record.state("retention_clock"), self.record.newest_ts(), now)
+        self._trusted_mono = time.monotonic()
         self.store = ProfileStore(venue.store.path)
         self.communities = CommunityStore(venue.store.path)
         if venue.influx.url:
@@ -289,14 +299,20 @@ class Service:
     # -- messages --------------------------------------------------------------------------------------------
 
     async def _consume(self) -> None:
+        """Messages in batches of at most `_BATCH`, yielding between them: a flood of check-ins shares the loop
+        with the API, the reconciler and the record's acknowledgements instead of holding it until it is over
+        (`Queue.get` on a queue that is not empty returns without ever giving the loop away)."""
         assert self.bus is not None
         queue = self.bus.messages
         while True:
             message = await queue.get()
             self._handle(message)
-            while not queue.empty():
+            for _ in range(_BATCH - 1):
+                if queue.empty():
+                    break
                 self._handle(queue.get_nowait())
             self._wake.set()
+            await asyncio.sleep(0)
 
     def _handle(self, message: Message) -> None:
         self.stats.messages += 1
@@ -322,6 +338,8 @@ class Service:
                 self._ack(message)
         except RecordError as exc:  # not stored: not acknowledged (the broker delivers it again after a restart)
             self._fail(exc)
+        except UnstorableEvent as exc:  # what the record could never hold: refused at the edge, never retried
+            self._reject(message, now, [FieldError("(payload)", f"cannot be stored: {exc}")])
         except Exception:  # one bad message must never stop the venue
             log.exception("message on %s could not be handled", message.topic)
             self._ack(message)
@@ -337,49 +355,37 @@ class Service:
             future.add_done_callback(lambda f: self._fail(f.exception()) if f.exception() else self._ack(message))  # type: ignore[arg-type]
 
     def _reject(self, message: Message, now: datetime, errors: list[FieldError]) -> None:
-        """Bad input changes nothing: it is recorded, reported back on `<venue>/rejected`, and acknowledged."""
+        """Bad input changes nothing: it is recorded, reported back on `<venue>/rejected`, and acknowledged.
+
+        What is echoed is bounded (the topic, at most `_REJECT_ERRORS_MAX` errors of bounded length): a 5 MB message
+        must not become 5 MB in the record, the log and the rejected topic."""
         self.stats.rejected += 1
-        detail = {"topic": message.topic, "errors": [{"path": e.path, "message": e.message} for e in errors]}
-        log.warning("rejected message on %s: %s", message.topic, "; ".join(str(e) for e in errors))
+        listed = [{"path": e.path[:200], "message": e.message[:300]} for e in errors[:_REJECT_ERRORS_MAX]]
+        detail: dict[str, Any] = {"topic": message.topic[:300], "errors": listed}
+        if len(errors) > _REJECT_ERRORS_MAX:
+            detail["more_errors"] = len(errors) - _REJECT_ERRORS_MAX
+        log.warning(
+            "rejected message on %s: %s", detail["topic"], "; ".join(f"{e['path']}: {e['message']}" for e in listed)
+        )
         future = self._emit("input_rejected", detail, now, durable=True)
         if self.bus is not None:
             self.bus.publish(self.topics.rejected, json.dumps(detail), qos=1)
         self._ack_when_durable(message, future)
 
-    def _kiosk_fields(self, message: Message, need_community: bool) -> tuple[dict[str, str], list[FieldError]]:
-        data = decode_json_object(message.payload)
-        if data is None:
-            return {}, [FieldError("(payload)", 'must be a JSON object like {"member_id": .., "community_id": ..}')]
-        errors: list[FieldError] = []
-        member = data.get("member_id")
-        if not isinstance(member, str) or not member.strip() or len(member) > MEMBER_ID_MAX:
-            errors.append(FieldError("member_id", f"must be a non-empty string of at most {MEMBER_ID_MAX} characters"))
-        community = data.get("community_id")
-        if need_community:
-            if not isinstance(community, str) or not community:
-                errors.append(FieldError("community_id", "required"))
-            elif not self.knows(community):
-                errors.append(FieldError("community_id", f"unknown community {community!r}"))
-        fields = {
-            "member_id": str(member),
-            "community_id": str(community) if isinstance(community, str) else "",
-        }
-        return fields, errors
-
     def _kiosk_checkin(self, message: Message, now: datetime) -> None:
-        fields, errors = self._kiosk_fields(message, need_community=True)
-        if errors:
+        kiosk, errors = parse_kiosk(message.payload, need_community=True, knows=self.knows)
+        if kiosk is None:
             self._reject(message, now, errors)
             return
-        self.checkin(fields["member_id"], fields["community_id"], now, source="mqtt", message=message)
+        self.checkin(kiosk.member_id, kiosk.community_id, now, source="mqtt", message=message)
 
     def _kiosk_checkout(self, message: Message, now: datetime) -> None:
-        fields, errors = self._kiosk_fields(message, need_community=False)
-        if errors:
+        kiosk, errors = parse_kiosk(message.payload, need_community=False, knows=self.knows)
+        if kiosk is None:
             self._reject(message, now, errors)
             return
-        if not self.checkout(fields["member_id"], now, source="mqtt", message=message):
-            self._reject(message, now, [FieldError("member_id", f"{fields['member_id']!r} is not checked in")])
+        if not self.checkout(kiosk.member_id, now, source="mqtt", message=message):
+            self._reject(message, now, [FieldError("member_id", f"{shown(kiosk.member_id)} is not checked in")])
 
     def checkin(
         self, member_id: str, community_id: str, now: datetime, source: str, message: Message | None = None
@@ -395,11 +401,11 @@ class Service:
                 "member_id": member_id,
                 "community_id": community_id,
                 "source": source,
-                "present": presence.headcount().get(community_id, 0),
+                "present": presence.count(community_id),
             }
             if previous is not None:
                 payload["moved_from"] = previous.community_id
-                payload["moved_from_present"] = presence.headcount().get(previous.community_id, 0)
+                payload["moved_from_present"] = presence.count(previous.community_id)
             future = self._emit(
                 "checkin", payload, now, [rec.presence_upsert(member_id, community_id, now)], durable=True
             )
@@ -420,7 +426,7 @@ class Service:
             "member_id": member_id,
             "community_id": member.community_id,
             "source": source,
-            "present": presence.headcount().get(member.community_id, 0),
+            "present": presence.count(member.community_id),
         }
         future = self._emit("checkout", payload, now, [rec.presence_delete(member_id)], durable=True)
         self.presence = presence
@@ -434,9 +440,9 @@ class Service:
         if not message.payload:  # a cleared retained message: nothing to store
             self._ack(message)
             return
-        data = decode_json_object(message.payload)
+        data, errors = decode_object(message.payload, "a profile")
         if data is None:
-            self._reject(message, now, [FieldError("(payload)", "must be a JSON object (a profile)")])
+            self._reject(message, now, errors)
             return
         try:
             profile = parse_profile(data)
@@ -444,11 +450,11 @@ class Service:
             self._reject(message, now, exc.errors)
             return
         if profile.community_id != community_id:
-            self._reject(message, now, [FieldError("community_id", f"must match the topic ({community_id!r})")])
+            self._reject(message, now, [FieldError("community_id", f"must match the topic ({shown(community_id)})")])
             return
         # Known at once, so a check-in for this community in the same batch of messages is not rejected.
         self.profiles.setdefault(profile.community_id, profile)
-        self._spawn(self._store_profile(profile, "mqtt", now, message))
+        self._spawn(self._store_hub_profile(profile, now, message))
 
     def _force_command(self, message: Message, now: datetime) -> None:
         community_id, error = ha.parse_force(message.payload)
@@ -456,7 +462,7 @@ class Service:
             self._reject(message, now, [FieldError("(payload)", error)])
             return
         if community_id is not None and community_id not in self.profiles:
-            self._reject(message, now, [FieldError("community_id", f"no profile for {community_id!r}")])
+            self._reject(message, now, [FieldError("community_id", f"no profile for {shown(community_id)}")])
             return
         future = self.force(community_id, now, source="mqtt")
         self._ack_when_durable(message, future)
@@ -504,14 +510,28 @@ class Service:
         else:
             log.error("background task failed", exc_info=exc)
 
+    async def _store_hub_profile(self, profile: Profile, now: datetime, message: Message) -> None:
+        """A profile from the hub; one the store refuses is rejected (and so acknowledged), never left unacknowledged:
+        an unacknowledged message holds one of the broker's few in-flight slots for this session for ever."""
+        try:
+            await self._store_profile(profile, "mqtt", now, message)
+        except RecordError:
+            raise
+        except Exception as exc:
+            log.exception("profile %s from the hub could not be stored", profile.community_id)
+            self._reject(message, now, [FieldError("(payload)", f"could not be stored: {type(exc).__name__}")])
+
     async def _store_profile(
-        self, profile: Profile, author: str, now: datetime, message: Message | None
+        self, profile: Profile, author: str, now: datetime, message: Message | None, if_match: str | None = None
     ) -> ProfileVersion:
-        """Store a validated profile as a new version (unless it is the latest already) and apply it at once."""
+        """Store a validated profile as a new version (unless it is the latest already) and apply it at once.
+
+        `if_match`: the ETag the writer read; checked in the store's own transaction (`PreconditionFailed`), so no
+        other writer (the hub, another request) can slip in between the check and the write."""
         assert self.store is not None
         # From the hub (author mqtt): a repeat of what it last sent is its retained message again, not an edit.
         version, changed = await asyncio.to_thread(
-            self.store.put_changed, profile, author, now, once_per_author=author == "mqtt"
+            self.store.put_changed, profile, author, now, once_per_author=author == "mqtt", if_match=if_match
         )
         future = None
         if changed:
@@ -555,12 +575,27 @@ class Service:
             self._emit("device_online", {"device_id": device.id, "via": "state"}, now)
             if shadow.online is False:
                 self._came_back(device.id)
-        if state != shadow.reported:
-            self._emit("device_state", {"device_id": device.id, "kind": device.kind, "state": set_fields(state)}, now)
+        self._record_state(device, state, now, mireds)
         self.shadows[device.id] = on_report(shadow, state, now, live=live, mired_range=mireds)
         if manual:
             self._override(device.id, state, shadow.reported, now)
         self._dirty.add(device.id)
+
+    def _record_state(self, device: DeviceConfig, state: DeviceState, now: datetime, mireds: tuple[int, int]) -> None:
+        """A report goes into the record when it says something new beyond the tolerances, and otherwise (a
+        different value within them) at most every `store.device_state_every_s`; a repeat never."""
+        mono = time.monotonic()
+        last = self._recorded.get(device.id)
+        if last is not None:
+            recorded, at = last
+            if state == recorded:
+                return
+            if not meaningful_change(state, recorded, mired_range=mireds) and (
+                mono - at < self.venue.store.device_state_every_s
+            ):
+                return
+        self._emit("device_state", {"device_id": device.id, "kind": device.kind, "state": set_fields(state)}, now)
+        self._recorded[device.id] = (state, mono)
 
     def _mireds(self, device: DeviceConfig) -> tuple[int, int]:
         caps = self._hue_caps.get(device.id)
@@ -696,9 +731,11 @@ class Service:
         if future is not None:
             await future
 
-    async def put_profile(self, profile: Profile, author: str) -> ProfileVersion:
-        """Store, record and apply a profile, and publish it retained for the hub and the venue's other tools."""
-        version = await self._store_profile(profile, author, self.clock(), None)
+    async def put_profile(self, profile: Profile, author: str, if_match: str | None = None) -> ProfileVersion:
+        """Store, record and apply a profile, and publish it retained for the hub and the venue's other tools.
+
+        Raises `profiles.store.PreconditionFailed` when `if_match` (an `If-Match` header) no longer matches."""
+        version = await self._store_profile(profile, author, self.clock(), None, if_match)
         if self.bus is not None:
             self.bus.publish(self.topics.profiles + profile.community_id, canonical_json(profile), retain=True)
         return version
@@ -768,11 +805,34 @@ class Service:
 
     async def prune(self) -> int:
         """Delete events older than `store.retention_days`, but only those InfluxDB already has when a forwarder
-        runs (an outage longer than the retention keeps them until they are delivered)."""
+        runs (an outage longer than the retention keeps them until they are delivered), and never by a wall clock
+        that jumped ahead of what the venue knows (`controller/retention.py`): then `retention_held` is recorded."""
         assert self.record is not None
-        older_than = self.clock() - timedelta(days=self.venue.store.retention_days)
+        wall, mono = self.clock(), time.monotonic()
+        judged = judge_clock(
+            self._trusted, self._trusted_mono, wall, mono, clock_tolerance(self.venue.store.retention_days)
+        )
+        self._trusted, self._trusted_mono, self._clock_suspect = judged.trusted, mono, judged.ahead is not None
+        if judged.ahead is not None:
+            log.warning(
+                "event record: the clock says %s but the record and the uptime say it is at most %s; "
+                "pruning by the latter (check the system clock and NTP)",
+                wall.isoformat(),
+                judged.prune_by.isoformat(),
+            )
+            self._emit(
+                "retention_held",
+                {
+                    "wall": wall.isoformat(),
+                    "pruning_by": judged.prune_by.isoformat(),
+                    "ahead_s": round(judged.ahead.total_seconds()),
+                },
+                wall,
+            )
+        older_than = judged.prune_by - timedelta(days=self.venue.store.retention_days)
         up_to = self.forwarder.cursor if self.forwarder is not None else self.record.committed_id
-        deleted = await asyncio.to_thread(self.record.prune, older_than, up_to)
+        trusted = ("retention_clock", {"trusted": judged.trusted.isoformat(), "suspect": self._clock_suspect})
+        deleted = await asyncio.to_thread(self.record.prune, older_than, up_to, keep_state=trusted)
         if deleted:
             log.info("event record: pruned %d events from before %s", deleted, older_than.isoformat())
         return deleted

@@ -68,6 +68,30 @@ SATISFIES: dict[type[DeviceState], dict[str, Satisfies]] = {
 
 _COLOR_FIELDS = ("color_temp_k", "color_xy")
 
+LOCAL_TEMP_TOLERANCE_C = 0.05  # a room sensor's 0.1 C step is a change worth keeping; float noise is not
+
+
+# Fields a device reports that are never desired, and when two readings of one are the same.
+_REPORTED_ONLY: dict[str, Satisfies] = {"local_temp_c": _within(LOCAL_TEMP_TOLERANCE_C)}
+
+
+def meaningful_change(
+    new: DeviceState, old: DeviceState | None, *, mired_range: MiredRange = (Z2M_MIRED_MIN, Z2M_MIRED_MAX)
+) -> bool:
+    """Whether a report says something `old` did not, beyond the tolerances above (a fade's last step, 200 vs 201
+    of 254, a thermostat's rounding): what the record keeps at once; the rest it keeps now and then."""
+    if old is None or type(old) is not type(new):
+        return True
+    rules = _rules(new)
+    for name, value in set_fields(new).items():
+        before = getattr(old, name)
+        if before is None:
+            return True
+        same = rules.get(name) or _REPORTED_ONLY.get(name, _equal)
+        if not same(value, before, mired_range):
+            return True
+    return any(getattr(new, name) is None for name in set_fields(old))
+
 
 def _rules(state: DeviceState) -> dict[str, Satisfies]:
     return SATISFIES[type(state)]

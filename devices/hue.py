@@ -16,7 +16,6 @@ Decisions:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -30,6 +29,7 @@ from devices.units import (
     kelvin_to_mired,
     mired_to_kelvin,
     percent_to_hue_bri,
+    reported_number,
     seconds_to_hue_transition,
 )
 
@@ -88,32 +88,24 @@ def to_hue(change: LightState, transition_s: float | None = None, mireds: MiredR
 # ---- from-bridge: light object `state` key -> partial state ------------------------------------------------
 
 
-def _number(raw: object, lo: float, hi: float) -> float | None:
-    """A finite real number within [lo, hi]; JSON true is not 1."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    value = float(raw)
-    return value if math.isfinite(value) and lo <= value <= hi else None
-
-
 def _on(raw: object) -> Partial:
     return {"on": raw} if isinstance(raw, bool) else {}
 
 
 def _bri(raw: object) -> Partial:
-    value = _number(raw, 0, HUE_BRI_MAX)
+    value = reported_number(raw, 0, HUE_BRI_MAX)
     return {} if value is None else {"brightness": hue_bri_to_percent(value)}
 
 
 def _ct(raw: object) -> Partial:
-    value = _number(raw, *REPORTED_MIRED_RANGE)
+    value = reported_number(raw, *REPORTED_MIRED_RANGE)
     return {} if value is None else {"color_temp_k": mired_to_kelvin(value)}
 
 
 def _xy_from(raw: object) -> Partial:
     if not isinstance(raw, list | tuple) or len(raw) != 2:
         return {}
-    x, y = _number(raw[0], 0, 1), _number(raw[1], 0, 1)
+    x, y = reported_number(raw[0], 0, 1), reported_number(raw[1], 0, 1)
     return {} if x is None or y is None else {"color_xy": (x, y)}
 
 
@@ -161,7 +153,10 @@ def light_mireds(light: Mapping[str, Any]) -> MiredRange:
     control = caps.get("control") if isinstance(caps, Mapping) else None
     ct = control.get("ct") if isinstance(control, Mapping) else None
     if isinstance(ct, Mapping):
-        lo, hi = _number(ct.get("min"), *REPORTED_MIRED_RANGE), _number(ct.get("max"), *REPORTED_MIRED_RANGE)
+        lo, hi = (
+            reported_number(ct.get("min"), *REPORTED_MIRED_RANGE),
+            reported_number(ct.get("max"), *REPORTED_MIRED_RANGE),
+        )
         if lo is not None and hi is not None and lo < hi:
             return int(lo), int(hi)
     return HUE_MIRED_RANGE

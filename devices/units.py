@@ -157,3 +157,17 @@ def kelvin_to_xy(kelvin: float) -> tuple[float, float]:
 def kelvin_to_hex(kelvin: float, brightness_pct: float = 100) -> str:
     """A white of that colour temperature as `#rrggbb`, for dashboards."""
     return xy_to_hex(kelvin_to_xy(kelvin), brightness_pct)
+
+
+def reported_number(raw: object, lo: float, hi: float) -> float | None:
+    """A finite real number within [lo, hi] from what a device or bridge reported, else None.
+
+    Devices send nonsense now and then: JSON `true` is not 1, and an integer too large for a float (a 400-digit
+    number parses fine as JSON) is garbage like any other, not an `OverflowError` per message."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    try:
+        value = float(raw)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) and lo <= value <= hi else None

@@ -11,7 +11,6 @@ out.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
@@ -31,6 +30,7 @@ from devices.units import (
     kelvin_to_mired,
     mired_to_kelvin,
     percent_to_z2m,
+    reported_number,
     z2m_to_percent,
 )
 
@@ -54,14 +54,6 @@ _CT_MODES = frozenset({"color_temp"})
 # ---- from-device value checks: a valid value or None -------------------------------------------------------
 
 
-def _number(raw: object, lo: float, hi: float) -> float | None:
-    """A finite real number within [lo, hi]; bools are not numbers here (JSON true is not 1)."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    value = float(raw)
-    return value if math.isfinite(value) and lo <= value <= hi else None
-
-
 def _word(raw: object, allowed: frozenset[str]) -> str | None:
     """A case- and whitespace-insensitive keyword, lower-cased, if it is one of `allowed`."""
     if not isinstance(raw, str):
@@ -71,8 +63,15 @@ def _word(raw: object, allowed: frozenset[str]) -> str | None:
 
 
 def _name(raw: object) -> str | None:
-    """A non-blank name (playlist, scent)."""
-    return raw if isinstance(raw, str) and raw.strip() else None
+    """A non-blank name (playlist, scent) of at most 200 characters that is valid Unicode (JSON can spell a lone
+    surrogate, which no store can hold)."""
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 200:
+        return None
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return raw
 
 
 def _only(field: str, value: object) -> Partial:
@@ -89,12 +88,12 @@ def _on_off(raw: object) -> Partial:
 
 
 def _brightness(raw: object) -> Partial:
-    value = _number(raw, 0, Z2M_BRIGHTNESS_MAX)
+    value = reported_number(raw, 0, Z2M_BRIGHTNESS_MAX)
     return _only("brightness", None if value is None else z2m_to_percent(value))
 
 
 def _color_temp(raw: object) -> Partial:
-    value = _number(raw, *REPORTED_MIRED_RANGE)
+    value = reported_number(raw, *REPORTED_MIRED_RANGE)
     return _only("color_temp_k", None if value is None else mired_to_kelvin(value))
 
 
@@ -102,13 +101,13 @@ def _color(raw: object) -> Partial:
     """`{"x":..,"y":..}` (extra keys such as hue/saturation ignored) -> color_xy."""
     if not isinstance(raw, Mapping):
         return {}
-    x, y = _number(raw.get("x"), 0, 1), _number(raw.get("y"), 0, 1)
+    x, y = reported_number(raw.get("x"), 0, 1), reported_number(raw.get("y"), 0, 1)
     return {} if x is None or y is None else {"color_xy": (x, y)}
 
 
 def _percent_int(field: str) -> FromConverter:
     def convert(raw: object) -> Partial:
-        value = _number(raw, 0, 100)
+        value = reported_number(raw, 0, 100)
         return _only(field, None if value is None else round(value))
 
     return convert
@@ -116,7 +115,7 @@ def _percent_int(field: str) -> FromConverter:
 
 def _celsius(field: str, lo: float, hi: float) -> FromConverter:
     def convert(raw: object) -> Partial:
-        return _only(field, _number(raw, lo, hi))
+        return _only(field, reported_number(raw, lo, hi))
 
     return convert
 

@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from profiles._db import open_db
+from profiles.sqlite import open_db
 
 __all__ = ["Community", "CommunityExists", "CommunityStore", "hash_secret"]
 

@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from profiles._db import open_db
 from profiles.errors import ProfileError
 from profiles.loader import FILE, JSON_SUFFIXES, YAML_SUFFIXES, parse_profile, read_document
 from profiles.profile import Profile, canonical_json
+from profiles.sqlite import open_db
 
-__all__ = ["ProfileStore", "ProfileVersion"]
+__all__ = ["PreconditionFailed", "ProfileStore", "ProfileVersion", "etag_matches"]
 
 ETAG_LENGTH = 16
 SEED_AUTHOR_PREFIX = "seed:"
@@ -65,6 +65,23 @@ _SEEN_FILE = (
 )
 
 _Row = tuple[str, int, str, str, str, str]
+
+
+def etag_matches(header: str, etag: str | None) -> bool:
+    """`If-Match` by RFC 9110's strong comparison: `*` matches any current version, a list matches if one entry
+    does. A bare (unquoted) ETag is accepted too, for clients that strip the quotes; weak tags never match."""
+    if etag is None:
+        return False
+    tags = {tag.strip() for tag in header.split(",")}
+    return bool(tags & {"*", f'"{etag}"', etag})
+
+
+class PreconditionFailed(Exception):
+    """The `If-Match` a writer gave no longer matches the latest version (`current`, None if there is none)."""
+
+    def __init__(self, current: ProfileVersion | None) -> None:
+        super().__init__("the profile changed since it was read")
+        self.current = current
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +153,20 @@ class ProfileStore:
             self._db.execute("COMMIT")
 
     def _put(
-        self, profile: Profile, author: str, now: datetime, *, once_per_author: bool = False
+        self,
+        profile: Profile,
+        author: str,
+        now: datetime,
+        *,
+        once_per_author: bool = False,
+        if_match: str | None = None,
     ) -> tuple[ProfileVersion, bool]:
         body = canonical_json(profile)
         created_at = _utc_iso(now)
         with self._transaction() as db:
             latest: _Row | None = db.execute(_LATEST, (profile.community_id,)).fetchone()
+            if if_match is not None and not etag_matches(if_match, latest[2] if latest is not None else None):
+                raise PreconditionFailed(_version(latest) if latest is not None else None)
             if latest is not None and latest[3] == body:
                 return _version(latest), False
             if latest is not None and once_per_author:
@@ -162,11 +187,20 @@ class ProfileStore:
         return self.put_changed(profile, author, now, once_per_author=once_per_author)[0]
 
     def put_changed(
-        self, profile: Profile, author: str, now: datetime, *, once_per_author: bool = False
+        self,
+        profile: Profile,
+        author: str,
+        now: datetime,
+        *,
+        once_per_author: bool = False,
+        if_match: str | None = None,
     ) -> tuple[ProfileVersion, bool]:
         """`put`, and whether it stored a new version: decided in the same transaction, so two writers of one body
-        cannot both believe they changed it."""
-        return self._put(profile, author, now, once_per_author=once_per_author)
+        cannot both believe they changed it.
+
+        `if_match` (an `If-Match` header): checked against the latest version inside that transaction, so the
+        check and the write are one step for every writer (HTTP, the hub, seeding); `PreconditionFailed` if not."""
+        return self._put(profile, author, now, once_per_author=once_per_author, if_match=if_match)
 
     def get(self, community_id: str) -> ProfileVersion | None:
         """The latest version, or None when the community has no profile."""

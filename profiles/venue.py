@@ -153,6 +153,10 @@ class StoreSettings(DocumentModel):
     """Relative paths are relative to the config file's folder."""
     retention_days: Annotated[int, Field(ge=1)] = 90
     """How long events are kept locally."""
+    device_state_every_s: Annotated[float, Field(ge=0, le=86400)] = 60
+    """A device's reports that change nothing beyond the comparison tolerances (a sensor's jitter, a fade's last
+    step) are recorded at most this often; real changes are recorded at once. A device reporting 1,000 times a
+    second would otherwise write hundreds of megabytes a day."""
 
 
 class InfluxSettings(DocumentModel):

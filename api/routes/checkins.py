@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
+from controller.inputs import shown
 from controller.presence import CheckIn
 
-from ..deps import ADMIN_ONLY, INVALID, NOT_FOUND, Admin, Ctx
+from ..deps import ADMIN_ONLY, INVALID, NOT_FOUND, TOO_LARGE, Admin, Ctx
 from ..models import CheckInRequest, CheckInResult, CheckOutRequest, CheckOutResult
 
 router = APIRouter(prefix="/api/v1", tags=["presence"])
@@ -20,13 +21,14 @@ router = APIRouter(prefix="/api/v1", tags=["presence"])
         200: {"model": CheckInResult, "description": "Already present for that community: nothing changed"},
         **ADMIN_ONLY,
         **NOT_FOUND,
+        **TOO_LARGE,
         **INVALID,
     },
 )
 async def check_in(body: CheckInRequest, response: Response, ctx: Ctx, _: Admin) -> CheckInResult:
     """Check a member in (201), or move them from another community (201); 200 if already present there."""
     if not ctx.service.knows(body.community_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown community {body.community_id!r}")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown community {shown(body.community_id)}")
     outcome = await ctx.service.check_in(body.member_id, body.community_id)
     if outcome is CheckIn.ALREADY_PRESENT:
         response.status_code = status.HTTP_200_OK
@@ -34,9 +36,9 @@ async def check_in(body: CheckInRequest, response: Response, ctx: Ctx, _: Admin)
     return CheckInResult(member_id=body.member_id, community_id=body.community_id, status="checked_in")
 
 
-@router.post("/checkouts", response_model=CheckOutResult, responses={**ADMIN_ONLY, **NOT_FOUND, **INVALID})
+@router.post("/checkouts", response_model=CheckOutResult, responses={**ADMIN_ONLY, **NOT_FOUND, **TOO_LARGE, **INVALID})
 async def check_out(body: CheckOutRequest, ctx: Ctx, _: Admin) -> CheckOutResult:
     """Check a member out; 404 if they are not checked in."""
     if not await ctx.service.check_out(body.member_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"member {body.member_id!r} is not checked in")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"member {shown(body.member_id)} is not checked in")
     return CheckOutResult(member_id=body.member_id, status="checked_out")

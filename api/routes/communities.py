@@ -6,9 +6,10 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, status
 
+from controller.inputs import shown
 from profiles.communities import CommunityExists
 
-from ..deps import ADMIN_ONLY, INVALID, Admin, Ctx
+from ..deps import ADMIN_ONLY, INVALID, TOO_LARGE, Admin, Ctx
 from ..models import CommunityCreate, CommunityCreated, CommunitySummary, Problem
 
 router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
@@ -18,14 +19,19 @@ router = APIRouter(prefix="/api/v1/communities", tags=["communities"])
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=CommunityCreated,
-    responses={**ADMIN_ONLY, 409: {"model": Problem, "description": "The id is registered already"}, **INVALID},
+    responses={
+        **ADMIN_ONLY,
+        409: {"model": Problem, "description": "The id is registered already"},
+        **TOO_LARGE,
+        **INVALID,
+    },
 )
 async def create_community(body: CommunityCreate, ctx: Ctx, _: Admin) -> CommunityCreated:
     """Register a community and issue its token. A community known only by its profile may be registered."""
     try:
         community, token = await asyncio.to_thread(ctx.communities.create, body.id, body.name, ctx.service.clock())
     except CommunityExists:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"community {body.id!r} is registered already") from None
+        raise HTTPException(status.HTTP_409_CONFLICT, f"community {shown(body.id)} is registered already") from None
     return CommunityCreated(id=community.id, name=community.name, token=token)
 
 

@@ -14,13 +14,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 
+from controller.inputs import shown
 from profiles.errors import FieldError, ProfileError
 from profiles.loader import parse_profile
 from profiles.profile import Profile
-from profiles.store import ProfileVersion
+from profiles.store import PreconditionFailed, ProfileVersion
 
-from ..deps import FORBIDDEN, INVALID, NOT_FOUND, UNAUTHORIZED, Ctx, Member
-from ..models import BODY, Problem, ProfileVersionView, validation_problem
+from ..deps import FORBIDDEN, INVALID, NOT_FOUND, TOO_LARGE, UNAUTHORIZED, Ctx, Member
+from ..models import BODY, CommunityPath, Problem, ProfileVersionView, ValidationProblem, validation_problem
 
 router = APIRouter(prefix="/api/v1/communities", tags=["profiles"])
 
@@ -40,18 +41,7 @@ def _etag(version: ProfileVersion) -> dict[str, str]:
 
 
 def _no_profile(community_id: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"community {community_id!r} has no profile")
-
-
-def if_match(header: str, current: ProfileVersion | None) -> bool:
-    """RFC 9110 strong comparison: `*` matches any current version, a list matches if one entry does.
-
-    A bare (unquoted) ETag is accepted too, for clients that strip the quotes; weak tags never match.
-    """
-    if current is None:
-        return False
-    tags = {tag.strip() for tag in header.split(",")}
-    return bool(tags & {"*", f'"{current.etag}"', current.etag})
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"community {shown(community_id)} has no profile")
 
 
 async def _read_profile(request: Request, community_id: str) -> Profile | list[FieldError]:
@@ -81,7 +71,7 @@ async def _read_profile(request: Request, community_id: str) -> Profile | list[F
     response_model_exclude_none=True,
     responses={200: {"headers": _ETAG_HEADER}, **_SEEN, **INVALID},
 )
-async def get_profile(community_id: str, ctx: Ctx, _: Member) -> JSONResponse:
+async def get_profile(community_id: CommunityPath, ctx: Ctx, _: Member) -> JSONResponse:
     """The community's current profile, with its `ETag`."""
     version = await asyncio.to_thread(ctx.store.get, community_id)
     if version is None:
@@ -97,7 +87,12 @@ async def get_profile(community_id: str, ctx: Ctx, _: Member) -> JSONResponse:
         200: {"headers": _ETAG_HEADER, "description": "Stored (or unchanged: the same profile keeps its ETag)"},
         **_SEEN,
         412: {"model": Problem, "description": "`If-Match` does not match the current version"},
-        **INVALID,
+        **TOO_LARGE,
+        422: {
+            "model": ValidationProblem,
+            "description": "Not a valid profile, or its `community_id` is not the one in the URL: every problem at "
+            "its path, and nothing changes",
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -107,7 +102,7 @@ async def get_profile(community_id: str, ctx: Ctx, _: Member) -> JSONResponse:
     },
 )
 async def put_profile(
-    community_id: str,
+    community_id: CommunityPath,
     request: Request,
     ctx: Ctx,
     caller: Member,
@@ -121,16 +116,15 @@ async def put_profile(
     profile = await _read_profile(request, community_id)
     if isinstance(profile, list):
         return JSONResponse(validation_problem(profile), status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-    async with ctx.profile_writes:
-        current = await asyncio.to_thread(ctx.store.get, community_id)
-        if if_match_header is not None and not if_match(if_match_header, current):
-            raise HTTPException(
-                status.HTTP_412_PRECONDITION_FAILED,
-                "the profile changed since it was read (If-Match does not match the current ETag): "
-                "read it again and reapply the edit",
-                headers=_etag(current) if current is not None else None,
-            )
-        version = await ctx.service.put_profile(profile, caller.author)
+    try:
+        version = await ctx.service.put_profile(profile, caller.author, if_match=if_match_header)
+    except PreconditionFailed as exc:
+        raise HTTPException(
+            status.HTTP_412_PRECONDITION_FAILED,
+            "the profile changed since it was read (If-Match does not match the current ETag): "
+            "read it again and reapply the edit",
+            headers=_etag(exc.current) if exc.current is not None else None,
+        ) from None
     return JSONResponse(_body(version), headers=_etag(version))
 
 
@@ -140,7 +134,7 @@ async def put_profile(
     response_model_exclude_none=True,
     responses={**_SEEN, **INVALID},
 )
-async def profile_versions(community_id: str, ctx: Ctx, _: Member) -> list[ProfileVersionView]:
+async def profile_versions(community_id: CommunityPath, ctx: Ctx, _: Member) -> list[ProfileVersionView]:
     """Every stored version, newest first, with who wrote it and when."""
     versions = await asyncio.to_thread(ctx.store.versions, community_id)
     if not versions:

@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
+from controller.inputs import shown
 from profiles.errors import FieldError
 
-from ..deps import ADMIN_ONLY, INVALID, Admin, Ctx
-from ..models import ForcedProfile, StateView, validation_problem
+from ..deps import ADMIN_ONLY, TOO_LARGE, Admin, Ctx
+from ..models import ForcedProfile, StateView, ValidationProblem, validation_problem
 
 router = APIRouter(prefix="/api/v1", tags=["state"])
 
@@ -27,12 +28,24 @@ async def forced_profile(ctx: Ctx, _: Admin) -> ForcedProfile:
     return ForcedProfile(community_id=ctx.service.forced)
 
 
-@router.put("/forced-profile", response_model=ForcedProfile, responses={**ADMIN_ONLY, **INVALID})
+@router.put(
+    "/forced-profile",
+    response_model=ForcedProfile,
+    responses={
+        **ADMIN_ONLY,
+        **TOO_LARGE,
+        422: {
+            "model": ValidationProblem,
+            "description": "Invalid input, or no community has a profile by that id (at `community_id`): every "
+            "problem at its path",
+        },
+    },
+)
 async def force_profile(body: ForcedProfile, ctx: Ctx, _: Admin) -> ForcedProfile | JSONResponse:
     """Drive the room with one community's profile whoever is here, until set back to null; kept across restarts.
     The same as Home Assistant's select entity or a message on `ambience/<venue>/force`."""
     if body.community_id is not None and body.community_id not in ctx.service.profiles:
-        problem = validation_problem([FieldError("community_id", f"no profile for {body.community_id!r}")])
+        problem = validation_problem([FieldError("community_id", f"no profile for {shown(body.community_id)}")])
         return JSONResponse(problem, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     await ctx.service.force_profile(body.community_id)
     return ForcedProfile(community_id=ctx.service.forced)

@@ -384,7 +384,10 @@
   }
 
   function dot(color) {
-    return color ? el("span", { class: "dot", style: `background:${color}`, "aria-hidden": "true" }) : null;
+    if (!color) return null;
+    const node = el("span", { class: "dot", "aria-hidden": "true" });
+    node.style.background = color; // through the CSSOM: the page's CSP refuses style attributes
+    return node;
   }
 
   function num(value, digits = 0) {

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from api.limits import Limits
 from api.server import serve
 from controller.broker import free_port
 from profiles.venue import VenueConfig
@@ -36,6 +37,10 @@ class Api:
     url: str
     client: httpx.AsyncClient
     """A plain client (no auth by default): each request says which token it sends."""
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     async def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return await self.client.request(method, path, headers={**ADMIN, **kwargs.pop("headers", {})}, **kwargs)
@@ -60,12 +65,15 @@ async def _answers(client: httpx.AsyncClient) -> bool:
 
 
 @asynccontextmanager
-async def running_api(config: VenueConfig, **service_options: Any) -> AsyncIterator[Api]:
-    """Yields once the API answers; on exit the server must stop within STOP_TIMEOUT_S (no stream left hanging)."""
+async def running_api(
+    config: VenueConfig, *, limits: Limits | None = None, **service_options: Any
+) -> AsyncIterator[Api]:
+    """Yields once the API answers; on exit the server must stop within STOP_TIMEOUT_S (no stream left hanging).
+    `limits`: the server's bounds (api/limits.py), smaller in tests that watch one act."""
     async with running_venue(config, **service_options) as venue:
         port = free_port()
         stop = asyncio.Event()
-        server = asyncio.create_task(serve(venue.service, "127.0.0.1", port, ADMIN_TOKEN, stop))
+        server = asyncio.create_task(serve(venue.service, "127.0.0.1", port, ADMIN_TOKEN, stop, limits=limits))
         url = f"http://127.0.0.1:{port}"
         try:
             async with httpx.AsyncClient(base_url=url, timeout=10, trust_env=False) as client:

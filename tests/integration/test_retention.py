@@ -36,6 +36,7 @@ def test_old_events_are_pruned_only_once_influxdb_has_them(
     config = config.model_copy(update={"store": config.store.model_copy(update={"retention_days": 10})})
     # victoria-metrics keeps a month (-retentionPeriod=1) and refuses older points: 20 days old, kept 10
     old = seed_old_events(Path(config.store.path), config.venue.id, 50, age_days=20)
+    seed_old_events(Path(config.store.path), config.venue.id, 1, age_days=0)  # it ran until now (a sane clock)
     vm.stop()  # InfluxDB is away when the service starts: nothing old may go yet
 
     async def scenario() -> None:
@@ -61,6 +62,8 @@ def test_without_a_forwarder_only_age_decides(mosquitto: MosquittoBroker, tmp_pa
     config = config.model_copy(update={"store": config.store.model_copy(update={"retention_days": 7})})
     old = seed_old_events(Path(config.store.path), config.venue.id, 20, age_days=8)
     young = seed_old_events(Path(config.store.path), config.venue.id, 5, age_days=6)
+    # The venue ran until now: its newest event agrees with the clock (controller/retention.py believes it).
+    young |= seed_old_events(Path(config.store.path), config.venue.id, 1, age_days=0)
 
     async def scenario() -> None:
         async with running_venue(config) as v:

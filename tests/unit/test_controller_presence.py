@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.presence import CheckIn, Member, Presence, check_in, check_out, expire, next_expiry
 
@@ -167,3 +171,55 @@ def test_checkin_times_are_per_community_and_sorted() -> None:
 def test_presence_of_members_equals_the_same_checkins() -> None:
     members = [Member("ann", "book-club", T0), Member("bob", "chess", T0 + timedelta(minutes=1))]
     assert Presence.of(members) == crowd(*((m.member_id, m.community_id, m.checked_in_at) for m in members))
+
+
+# ---- the persistent value agrees with the plain definition, whatever happened --------------------------------
+
+_ACTIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["in", "in", "in", "out", "expire"]),
+        st.integers(0, 40),  # member
+        st.sampled_from(["a", "b", "c"]),  # community
+        st.integers(0, 600),  # minutes after T0 (not in order: clocks and restarts are not tidy)
+    ),
+    max_size=120,
+)
+
+
+@given(_ACTIONS)
+@settings(max_examples=300, deadline=None)
+def test_presence_agrees_with_a_plain_dict_of_members(actions: list[tuple[str, int, str, int]]) -> None:
+    presence = Presence()
+    plain: dict[str, Member] = {}
+    ttl = timedelta(minutes=120)
+    for action, number, community, minutes in actions:
+        member_id, at = f"m{number}", T0 + timedelta(minutes=minutes)
+        if action == "in":
+            kept = presence
+            presence, _, _ = check_in(presence, member_id, community, at)
+            if member_id not in plain or plain[member_id].community_id != community:
+                plain[member_id] = Member(member_id, community, at)
+            assert kept is presence or kept.members != presence.members  # the old value is still what it was
+        elif action == "out":
+            presence, _ = check_out(presence, member_id)
+            plain.pop(member_id, None)
+        else:
+            presence, gone = expire(presence, at, ttl)
+            expected = sorted(
+                (m for m in plain.values() if at - m.checked_in_at >= ttl), key=lambda m: (m.checked_in_at, m.member_id)
+            )
+            assert gone == expected
+            for member in gone:
+                del plain[member.member_id]
+        assert presence.members == plain
+        assert presence.headcount() == dict(Counter(m.community_id for m in plain.values()))
+        for c in ("a", "b", "c"):
+            times = sorted(m.checked_in_at for m in plain.values() if m.community_id == c)
+            assert presence.checkin_times(c) == times
+            for n in (1, 2, 3, 17, 20):
+                assert presence.nth_checkin(c, n) == (times[n - 1] if len(times) >= n else None)
+        earliest = min((m.checked_in_at for m in plain.values()), default=None)
+        assert next_expiry(presence, ttl) == (None if earliest is None else earliest + ttl)
+    rebuilt = Presence.of(plain.values())
+    assert rebuilt.members == presence.members
+    assert rebuilt.headcount() == presence.headcount()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.record import EventRecord, RecordError, presence_delete, presence_upsert, state_set
+from controller.record import EventRecord, RecordError, UnstorableEvent, presence_delete, presence_upsert, state_set
 
 T0 = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
 
@@ -148,4 +148,48 @@ def test_a_waiter_whose_event_loop_is_gone_does_not_stop_the_writer(tmp_path: Pa
     record.emit("checkin", {"member_id": "ben"}, T0)
     assert record.flush(10), "the writer thread died"
     assert [e.payload["member_id"] for e in record.read()] == ["ana", "ben"]
+    record.close()
+
+
+# ---- what the record cannot hold is refused at emit, before anything is queued ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "mutations"),
+    [
+        ({"member_id": "ana\ud800"}, []),  # a lone surrogate in the payload
+        ({"member_id": "ana"}, [presence_upsert("ana\udfff", "book-club", T0)]),  # ... or in a state change
+        ({"n": float("nan")}, []),  # not JSON
+        ({"member_id": "ana"}, [("INSERT INTO controller_state(key, value) VALUES (?, ?)", ("k", 10**400))]),
+        ({"o": object()}, []),
+    ],
+    ids=["payload-surrogate", "mutation-surrogate", "nan", "huge-int", "object"],
+)
+def test_an_event_the_record_cannot_store_is_refused_at_emit_and_the_record_goes_on(
+    tmp_path: Path, payload: dict[str, object], mutations: list[tuple[str, tuple[object, ...]]]
+) -> None:
+    """Before: the commit failed in the writer thread and the record refused everything after (fail-stop),
+    so one kiosk message stopped the venue, and stopped it again at every start."""
+    record = EventRecord(tmp_path / "r.db", "venue-1")
+
+    async def go() -> list[int]:
+        with pytest.raises(UnstorableEvent):
+            record.emit("checkin", payload, T0, mutations, durable=True)
+        return [await record.append("checkin", {"member_id": "ana", "name": "读书会"}, T0)]
+
+    assert asyncio.run(go()) == [1]
+    assert record.failed is None
+    assert [e.payload for e in record.iter_all()] == [{"member_id": "ana", "name": "读书会"}]
+    record.close()
+
+
+def test_the_database_and_its_wal_are_private_to_their_owner(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)  # an older installation's file
+    record = EventRecord(path, "venue-1")
+    asyncio.run(record.append("checkin", {"member_id": "ana"}, T0))
+    modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    assert modes["r.db"] == 0o600
+    assert modes["r.db-wal"] == 0o600
     record.close()

@@ -14,6 +14,7 @@ from devices.compare import (
     XY_TOLERANCE,
     apply,
     differences,
+    meaningful_change,
     merge,
 )
 from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState
@@ -197,3 +198,14 @@ def test_merging_with_an_empty_change_changes_nothing(pair: tuple[DeviceState, D
     desired, _ = pair
     assert merge(desired, type(desired)()) == desired
     assert merge(type(desired)(), desired) == desired
+
+
+def test_a_meaningful_change_is_one_beyond_the_tolerances() -> None:
+    lamp = LightState(on=True, brightness=78.74, color_temp_k=2703)
+    assert not meaningful_change(LightState(on=True, brightness=79.13, color_temp_k=2703), lamp)
+    assert meaningful_change(LightState(on=True, brightness=47.24, color_temp_k=2703), lamp)
+    assert meaningful_change(LightState(on=False), lamp)  # a field gone is news too
+    assert meaningful_change(lamp, None)
+    room = ClimateState(target_c=21.0, mode="heat", local_temp_c=20.0)
+    assert not meaningful_change(ClimateState(target_c=21.0, mode="heat", local_temp_c=20.01), room)
+    assert meaningful_change(ClimateState(target_c=21.0, mode="heat", local_temp_c=20.1), room)

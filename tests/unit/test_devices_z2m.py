@@ -268,3 +268,11 @@ def test_availability_in_both_forms_and_garbage(payload: bytes, online: bool | N
 )
 def test_decode_json_object(payload: bytes, decoded: dict[str, object] | None) -> None:
     assert decode_json_object(payload) == decoded
+
+
+def test_a_number_too_large_for_a_float_is_garbage_not_an_error() -> None:
+    """Before: a 400-digit brightness raised OverflowError (with a traceback per message)."""
+    huge = int("9" * 400)
+    assert from_z2m("light", {"state": "ON", "brightness": huge, "color_temp": huge}) == LightState(on=True)
+    assert from_z2m("thermostat", {"local_temperature": -huge}) == ClimateState()
+    assert from_z2m("speaker", {"playlist": "lofi\ud800", "volume": huge}) == AudioState()

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from profiles import Profile, ProfileError, ProfileStore, parse_profile
+from profiles.store import PreconditionFailed, etag_matches
 
 T0 = datetime(2025, 3, 1, 18, 0, tzinfo=UTC)
 
@@ -211,3 +212,50 @@ def test_a_source_repeating_its_last_version_does_not_roll_back_a_later_edit(sto
     # Without the option (an API edit, a file), an equal body to an older version is a new version as before.
     revert = store.put(profile(volume=20), "admin", T0 + timedelta(minutes=15))
     assert revert.version == news.version + 1
+
+
+# ---- If-Match: the check and the write are one step, for every writer ------------------------------------------
+
+
+def test_a_stale_if_match_loses_to_a_hub_write_in_between(store: ProfileStore) -> None:
+    """Before: the API checked the ETag under its own lock, then wrote; a hub write in between was overwritten."""
+    read = store.put(profile(volume=10), "admin", T0)
+    store.put(profile(volume=30), "mqtt", T0, once_per_author=True)  # the hub, between the read and the write
+    with pytest.raises(PreconditionFailed) as failed:
+        store.put_changed(profile(volume=20), "admin", T0, if_match=f'"{read.etag}"')
+    assert failed.value.current is not None and failed.value.current.version == 2
+    latest = store.get("book-club")
+    assert latest is not None and latest.version == 2 and latest.profile.audio is not None
+    assert latest.profile.audio.volume == 30
+
+
+def test_of_many_writers_with_one_etag_exactly_one_wins_while_the_hub_writes_too(store: ProfileStore) -> None:
+    read = store.put(profile(volume=10), "admin", T0)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def edit(volume: int) -> None:
+        try:
+            store.put_changed(profile(volume=volume), "admin", T0, if_match=f'"{read.etag}"')
+            result = "won"
+        except PreconditionFailed:
+            result = "412"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=edit, args=(40 + i,)) for i in range(20)]
+    threads.append(threading.Thread(target=store.put, args=(profile(volume=99), "mqtt", T0)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert outcomes.count("won") <= 1 and outcomes.count("412") >= 19
+    versions = store.versions("book-club")
+    assert len(versions) == 2 + outcomes.count("won")
+
+
+def test_if_match_forms(store: ProfileStore) -> None:
+    current = store.put(profile(), "admin", T0)
+    assert etag_matches("*", current.etag) and etag_matches(current.etag, current.etag)
+    assert etag_matches(f'"x", "{current.etag}"', current.etag)
+    assert not etag_matches(f'W/"{current.etag}"', current.etag) and not etag_matches("*", None)
