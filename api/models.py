@@ -246,6 +246,10 @@ class DeviceView(_View):
     online: bool | None = Field(description="null until the device said anything")
     last_seen: Timestamp | None
     pending: dict[str, Any] | None = Field(description="Commanded but not yet confirmed by a report")
+    in_sync: bool = Field(
+        description="Whether what it reports satisfies what is desired, within the comparison tolerances "
+        "(false while either is unknown)"
+    )
 
 
 class EventView(_View):

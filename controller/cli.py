@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from profiles.errors import ProfileError
 from profiles.loader import check_files, load_venue, profile_schema, venue_schema
+from profiles.sqlite import connect as connect_db
 from profiles.venue import VenueConfig
 
 from .http_plugin import admin_token, http_server, port_problem
@@ -174,6 +175,7 @@ def _check(files: Sequence[Path]) -> int:
 
 
 def _run(venue: VenueConfig) -> int:
+    from . import broker_check
     from .service import Service
 
     problem = _store_problem(Path(venue.store.path))
@@ -194,12 +196,17 @@ def _run(venue: VenueConfig) -> int:
             halt = asyncio.Event()  # a signal, or the service failing (its record cannot be written)
             watcher = asyncio.create_task(service.wait(stop))
             watcher.add_done_callback(lambda _: halt.set())
+            # Beside the service, never before it: at each (re)connect, whether the broker keeps what it acknowledges.
+            bus = service.bus
+            checker = asyncio.create_task(broker_check.watch(venue, lambda: bus is not None and bus.connected))
             if server is None:
                 await halt.wait()
             else:
                 log.info("API and dashboard at http://%s:%d/", venue.api.host, venue.api.port)
                 await server(service, venue.api.host, venue.api.port, admin_token(venue), halt)
             watcher.cancel()
+            checker.cancel()
+            await asyncio.gather(checker, return_exceptions=True)  # its probe thread ends with it
         return service.failure
 
     failure = asyncio.run(serve())
@@ -210,10 +217,15 @@ def _run(venue: VenueConfig) -> int:
 
 
 def _store_problem(path: Path) -> str | None:
-    """Why the event record cannot live at `path`, checked before anything starts (None: it can)."""
+    """Why the event record cannot live at `path`, checked before anything starts (None: it can): a folder that
+    cannot be made, a file that cannot be opened, or one that is not a database or is damaged."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sqlite3.connect(path).close()
+        connect_db(path).close()
+    except sqlite3.DatabaseError as exc:
+        return (
+            f"{path} is not a readable SQLite database ({exc}): restore it from a backup, or move it away to start "
+            "a new record"
+        )
     except (OSError, sqlite3.Error) as exc:
         return f"cannot open {path}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
     return None

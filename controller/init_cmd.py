@@ -46,6 +46,8 @@ venue: {{id: {venue_id}, name: {name_json}}}   # the id appears in MQTT topics: 
 
 mqtt:
   url: "mqtt://127.0.0.1:1883"   # the Mosquitto next to the controller (deploy/mosquitto/ambience.conf)
+  # It must keep what it acknowledges: persistence on, in a folder its own user owns (Debian's /var/lib/mosquitto/).
+  # `ambience run` checks at every connect and warns when the broker lost its messages across a restart.
   username: null
   password: null                 # always null: put the password in .env and name its variable below
   # password_env: MQTT_PASSWORD

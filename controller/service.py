@@ -770,6 +770,10 @@ class Service:
                     "online": shadow.online,
                     "last_seen": shadow.last_seen.isoformat() if shadow.last_seen else None,
                     "pending": _view(shadow.pending),
+                    # The server's judgement, with devices/compare.py's tolerances: what the dashboard shows.
+                    "in_sync": desired is not None
+                    and shadow.reported is not None
+                    and differences(desired, shadow.reported, mired_range=self._mireds(device)) is None,
                 }
             )
         return out

@@ -14,7 +14,10 @@ class Topics:
     checkout: str
     state: str  # retained JSON: headcount, active profile, phase, forced profile, desired ambience
     rejected: str  # why an input was refused
-    force: str  # a profile to force (or `auto`), e.g. from Home Assistant's select entity
+    # A profile to force, e.g. from Home Assistant's select: a community id, `Automatic` (or empty) for the venue's
+    # policy again, or JSON {"community_id": id | null}. Not `auto`: that is a valid community id.
+    force: str
+    broker_check: str  # retained marker of `ambience run`'s persistence check (controller/broker_check.py)
     profiles: str = PROFILES
 
     @staticmethod
@@ -27,4 +30,5 @@ class Topics:
             state=f"{prefix}/state",
             rejected=f"{prefix}/rejected",
             force=f"{prefix}/force",
+            broker_check=f"{prefix}/broker-check",
         )

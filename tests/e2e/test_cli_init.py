@@ -13,6 +13,8 @@ import pytest
 from controller.broker import MosquittoBroker, free_port
 from profiles.loader import load_document
 from tests.e2e.cli import EXAMPLES, ambience, cli_env, lines, started, wait_until
+from tests.integration.debian_mosquitto import DebianMosquitto
+from tests.integration.harness import Listener
 
 WRITTEN = ("venue.yaml", "profiles/house.yaml", ".env")
 
@@ -124,3 +126,43 @@ def test_run_starts_on_the_starter_and_logs_json_lines_with_the_venue(
     entries = json_lines()
     assert all(set(e) >= {"ts", "level", "logger", "venue", "msg"} for e in entries), entries
     assert not [e for e in entries if e["level"] in ("WARNING", "ERROR")], entries  # the token came from .env
+
+
+@pytest.mark.integration
+def test_the_starter_against_the_deploy_broker_keeps_its_messages_across_the_brokers_restart(tmp_path: Path) -> None:
+    """`ambience init`'s starter with deploy/mosquitto/ambience.conf in Debian's layout (run as root, the broker drops
+    to its mosquitto user, which owns the data folder): the broker restarts under the running controller, and the
+    controller's persistence check finds its marker kept, with no warning."""
+    broker = DebianMosquitto(tmp_path / "mosquitto", free_port())
+    try:
+        # $SYS every second, not every 10 s: so the check can tell a restart 2 s later (conf.d, beside the shipped file)
+        (broker.conf_d / "test-sys-interval.conf").write_text("sys_interval 1\n")
+        broker.start()
+        uptime = Listener(broker.url, ["$SYS/broker/uptime"])
+        try:  # the marker remembers the uptime it saw: it must be above 0 for the restart to show
+            wait_until(lambda: uptime.last.get("$SYS/broker/uptime", b"0 seconds") != b"0 seconds", 10, "uptime")
+        finally:
+            uptime.close()
+        assert ambience("init", "--venue-id", f"init-{uuid.uuid4().hex[:6]}", cwd=tmp_path).returncode == 0
+        venue_file = tmp_path / "venue.yaml"
+        venue_text = venue_file.read_text().replace('"mqtt://127.0.0.1:1883"', f'"{broker.url}"', 1)
+        venue_file.write_text(venue_text.replace("port: 8000", f"port: {free_port()}", 1))
+        env = {**cli_env(tmp_path), **env_values(tmp_path / ".env")}
+
+        with started("controller", ["run", "--config", "venue.yaml"], tmp_path, "run", env=env) as run:
+
+            def checks() -> list[dict[str, Any]]:
+                entries = [json.loads(line) for line in lines(run.stderr)]
+                return [e for e in entries if e["logger"] == "controller.broker_check"]
+
+            wait_until(lambda: len(checks()) == 1, 20, "the first broker check", run)
+            broker.stop()
+            broker.start()
+            wait_until(lambda: len(checks()) == 2, 20, "the check after the broker's restart", run)
+            assert run.stop() == 0, run.describe()
+        first, second = checks()
+        assert first["level"] == second["level"] == "INFO", (first, second)
+        assert "persistence works" in second["msg"], second
+        assert "Error" not in broker.log_text(), broker.log_text()
+    finally:
+        broker.close()

@@ -1,17 +1,19 @@
 """The files in deploy/ work as shipped: Mosquitto starts with deploy/mosquitto/ambience.conf in Debian's layout
-(included from a main config that sets persistence_location and the log file) and keeps a queued QoS 1 check-in
-across a SIGKILL; systemd accepts deploy/systemd/ambience.service.
+(included from Debian's own main config, which sets persistence_location /var/lib/mosquitto/ and the log file, and
+run as a Pi runs it: started as root, it drops to the `mosquitto` user, which owns the data folder as it owns
+/var/lib/mosquitto) and keeps a queued QoS 1 check-in across a SIGKILL; the folder Debian's config names is the one
+the mosquitto user owns; systemd accepts deploy/systemd/ambience.service.
 
-Only what cannot run here is substituted: the port (a free one), the folders (a temp dir) and the ExecStart binary
-(this checkout's venv), each by one exact replacement that the test checks happened.
+Only what cannot run here is substituted: the port (a free one), the folders (fresh ones, owned as Debian owns its
+own) and the ExecStart binary (this checkout's venv), each by one exact replacement that the test checks happened.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import queue
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,64 +24,25 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from controller.broker import find_mosquitto, free_port, wait_for_port
+from api.limits import MAX_CONNECTIONS
+from controller.broker import free_port, wait_for_port
+from tests.integration.debian_mosquitto import (
+    DEBIAN_DATA_DIR,
+    DEBIAN_MAIN_CONF,
+    MOSQUITTO_CONF,
+    SHIPPED_LISTENER,
+    DebianMosquitto,
+    broker_user,
+    debian_main_text,
+    replace_once,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto" / "ambience.conf"
 SYSTEMD_UNIT = ROOT / "deploy" / "systemd" / "ambience.service"
-SHIPPED_LISTENER = "\nlistener 1883 127.0.0.1\n"
 LAN_ADDRESS = "192.168.1.10"
 NOT_AUTHORISED = 135
 
 pytestmark = pytest.mark.integration
-
-
-def replace_once(text: str, old: str, new: str) -> str:
-    assert text.count(old) == 1, f"expected exactly one {old!r} in the shipped file"
-    return text.replace(old, new)
-
-
-class DebianMosquitto:
-    """mosquitto -c main.conf, where main.conf is Debian's (persistence, log file, include_dir conf.d/)."""
-
-    def __init__(self, workdir: Path, port: int, conf: str | None = None) -> None:
-        binary = find_mosquitto()
-        if binary is None:
-            pytest.fail("mosquitto is not installed; scripts/bootstrap.sh --test installs it")
-        self.binary, self.port = binary, port
-        (workdir / "conf.d").mkdir(parents=True)
-        (workdir / "data").mkdir()
-        self.log = workdir / "mosquitto.log"
-        if conf is None:
-            conf = replace_once(MOSQUITTO_CONF.read_text(), SHIPPED_LISTENER, f"\nlistener {port} 127.0.0.1\n")
-        (workdir / "conf.d" / "ambience.conf").write_text(conf)
-        main = [
-            "persistence true",
-            f"persistence_location {workdir / 'data'}/",
-            f"log_dest file {self.log}",
-            f"include_dir {workdir / 'conf.d'}",
-        ]
-        if os.geteuid() == 0:  # as root it would drop to the `mosquitto` user, who cannot write into our temp dir
-            main.insert(0, "user root")
-        self.main_conf = workdir / "mosquitto.conf"
-        self.main_conf.write_text("\n".join(main) + "\n")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, host: str = "127.0.0.1") -> None:
-        self.proc = subprocess.Popen(
-            [self.binary, "-c", str(self.main_conf)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
-        )
-        if not wait_for_port(host, self.port, 5.0):
-            self.kill()
-            pytest.fail(f"mosquitto did not start with deploy/mosquitto/ambience.conf:\n{self.log_text()}")
-
-    def log_text(self) -> str:
-        return self.log.read_text() if self.log.exists() else "(no log)"
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
 
 
 @pytest.fixture
@@ -87,7 +50,7 @@ def broker(tmp_path: Path) -> Iterator[DebianMosquitto]:
     mosquitto = DebianMosquitto(tmp_path / "mosquitto", free_port())
     mosquitto.start()
     yield mosquitto
-    mosquitto.kill()
+    mosquitto.close()
 
 
 def connect_rc(host: str, port: int, username: str | None = None, password: str | None = None) -> int:
@@ -143,6 +106,27 @@ def test_mosquitto_starts_with_the_deploy_config_and_a_crash_keeps_a_queued_chec
         controller.loop_stop()
         controller.disconnect()
     assert "Error" not in broker.log_text(), broker.log_text()
+    assert (broker.data / "mosquitto.db").is_file(), "the database is written where persistence_location says"
+    if broker_user() is not None:  # run as root: the broker really ran as its own user, as on a Pi
+        assert (broker.data / "mosquitto.db").stat().st_uid == pwd.getpwnam("mosquitto").pw_uid
+
+
+def test_the_persistence_folder_is_debians_and_the_mosquitto_user_owns_it() -> None:
+    """ambience.conf sets no persistence_location (Mosquitto refuses a second one): Debian's main config must name a
+    folder the broker's user can write, or persistence fails with one `Permission denied` in the log."""
+    shipped = [line.split() for line in MOSQUITTO_CONF.read_text().splitlines() if line and not line.startswith("#")]
+    assert ["persistence", "true"] in shipped
+    assert not any(words[0] in ("persistence_location", "user") for words in shipped)
+    main = [line.split() for line in debian_main_text().splitlines() if line and not line.startswith("#")]
+    assert ["persistence_location", DEBIAN_DATA_DIR] in main
+    assert not any(words[0] == "user" for words in main)  # so Mosquitto drops to `mosquitto` when started as root
+    if not DEBIAN_MAIN_CONF.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Debian's mosquitto package is not installed (scripts/bootstrap.sh --test installs it)")
+        pytest.skip("Debian's mosquitto package is not installed: its folder cannot be checked")
+    folder = Path(DEBIAN_DATA_DIR)
+    assert folder.is_dir(), f"{folder} is missing: the mosquitto package creates it"
+    assert folder.stat().st_uid == pwd.getpwnam("mosquitto").pw_uid, f"{folder} must be owned by mosquitto"
 
 
 def test_the_documented_lan_listener_asks_for_a_password_and_loopback_does_not(tmp_path: Path) -> None:
@@ -151,30 +135,34 @@ def test_the_documented_lan_listener_asks_for_a_password_and_loopback_does_not(t
     if passwd_tool is None:
         pytest.skip("mosquitto_passwd (mosquitto-clients) is not installed")
     port = free_port()
-    passwd = tmp_path / "passwd"
-    subprocess.run([passwd_tool, "-c", "-b", str(passwd), "zigbee2mqtt", "s3cret"], check=True, timeout=30)
-    conf = replace_once(MOSQUITTO_CONF.read_text(), SHIPPED_LISTENER + "allow_anonymous true\n", "\n")
-    variant = conf[
-        conf.index("#   per_listener_settings") : conf.index("/etc/mosquitto/passwd\n", conf.index("#   per"))
-    ]
-    uncommented = variant.replace("#   ", "") + str(passwd) + "\n"
-    uncommented = replace_once(uncommented, f"listener 1883 {LAN_ADDRESS}", f"listener {port} 127.0.0.2")
-    uncommented = replace_once(uncommented, "listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
-    mosquitto = DebianMosquitto(tmp_path / "mosquitto", port, conf + uncommented)
-    mosquitto.start("127.0.0.2")
+    mosquitto = DebianMosquitto(tmp_path / "mosquitto", port)
     try:
+        passwd = mosquitto.state / "passwd"  # /etc/mosquitto/passwd, `chown mosquitto:` as the file's comment says
+        subprocess.run([passwd_tool, "-c", "-b", str(passwd), "zigbee2mqtt", "s3cret"], check=True, timeout=30)
+        mosquitto.own(passwd)
+        conf = replace_once(MOSQUITTO_CONF.read_text(), SHIPPED_LISTENER + "allow_anonymous true\n", "\n")
+        variant = conf[
+            conf.index("#   per_listener_settings") : conf.index("/etc/mosquitto/passwd\n", conf.index("#   per"))
+        ]
+        uncommented = variant.replace("#   ", "") + str(passwd) + "\n"
+        uncommented = replace_once(uncommented, f"listener 1883 {LAN_ADDRESS}", f"listener {port} 127.0.0.2")
+        uncommented = replace_once(uncommented, "listener 1883 127.0.0.1", f"listener {port} 127.0.0.1")
+        mosquitto.write_conf(conf + uncommented)
+        mosquitto.start("127.0.0.2")
         assert wait_for_port("127.0.0.1", port, 5.0), mosquitto.log_text()
         assert connect_rc("127.0.0.1", port) == 0, "the controller connects on loopback without a password"
         assert connect_rc("127.0.0.2", port) == NOT_AUTHORISED, "anonymous clients from the LAN are refused"
         assert connect_rc("127.0.0.2", port, "zigbee2mqtt", "s3cret") == 0, mosquitto.log_text()
     finally:
-        mosquitto.kill()
+        mosquitto.close()
 
 
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     unit_text = SYSTEMD_UNIT.read_text()
     for line in ("Restart=on-failure", "User=ambience", "NoNewPrivileges=true", "ProtectSystem=strict"):
         assert line in unit_text.splitlines(), line
+    nofile = [int(line.split("=", 1)[1]) for line in unit_text.splitlines() if line.startswith("LimitNOFILE=")]
+    assert nofile and nofile[0] >= 4 * MAX_CONNECTIONS, "LimitNOFILE= must leave room above the API's connections"
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed (a lint only; the unit's content was checked above)")
     ambience = Path(sys.executable).parent / "ambience"  # ExecStart must exist for `verify`

@@ -1,6 +1,7 @@
 """Home Assistant sees the venue: discovery messages through a real Mosquitto, read the way Home Assistant reads them
-(its templates rendered against the retained state), and the select entity forcing a profile onto the real
-simulated devices, kept across a restart. Home Assistant itself is played by plain MQTT clients."""
+(its templates rendered against the retained state, the select's command template against the chosen option), and
+the select entity forcing a profile onto the real simulated devices, kept across a restart. Home Assistant itself is
+played by plain MQTT clients."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ pytestmark = pytest.mark.integration
 def render(template: str, payload: bytes) -> str:
     """What Home Assistant shows: the template rendered with the message parsed as `value_json`."""
     return ImmutableSandboxedEnvironment().from_string(template).render(value_json=json.loads(payload)).strip()
+
+
+# examples/profiles: the names the select shows.
+READING_HOUR, SPICY, HOUSE_CALM = "Reading hour", "Spicy & gossip", "House calm"
 
 
 class HomeAssistant:
@@ -51,10 +56,21 @@ class HomeAssistant:
         state = self.listener.last.get(config["state_topic"])
         return None if state is None else render(config["value_template"], state)
 
+    def attributes(self, venue_id: str, name: str) -> Any:
+        """The entity's attributes: its json_attributes_template rendered against its attributes topic."""
+        config = self.configs(venue_id)[f"ambience_{venue_id}_{name}"]
+        payload = self.listener.last.get(config["json_attributes_topic"])
+        return None if payload is None else json.loads(render(config["json_attributes_template"], payload))
+
     def select(self, venue_id: str, option: str) -> None:
+        """Choose `option`: Home Assistant publishes the command template rendered with it (the option itself
+        without a template) on the command topic."""
         config = self.configs(venue_id)[f"ambience_{venue_id}_profile"]
         assert option in config["options"]
-        self.listener.client.publish(config["command_topic"], option, qos=config["qos"]).wait_for_publish(5)
+        payload = option
+        if "command_template" in config:
+            payload = ImmutableSandboxedEnvironment().from_string(config["command_template"]).render(value=option)
+        self.listener.client.publish(config["command_topic"], payload, qos=config["qos"]).wait_for_publish(5)
 
     def close(self) -> None:
         self.listener.close()
@@ -78,19 +94,20 @@ def test_home_assistant_discovers_the_venue_and_forces_a_profile(mosquitto: Mosq
             async with running_venue(config) as v:
                 await wait_until(lambda: len(ha.configs(vid)) == 3, what="three discovered entities")
                 options = ha.configs(vid)[f"ambience_{vid}_profile"]["options"]
-                assert options == [AUTO, "book-club", "house", "spicy-tech-gossip"]
+                assert options == [AUTO, HOUSE_CALM, READING_HOUR, SPICY]
 
                 v.kiosk.checkin("ana", "book-club")
                 v.kiosk.checkin("ben", "book-club")
                 await wait_until(lambda: book_club_room(v), what="book-club's room")
                 await wait_until(lambda: ha.entity(vid, "active_community") == "book-club", what="active community")
                 assert ha.entity(vid, "headcount") == "2"
+                assert ha.attributes(vid, "headcount") == {"communities": {"book-club": 2}}
                 assert ha.entity(vid, "profile") == AUTO
 
                 # The organiser books the room for spicy-tech-gossip's party: chosen in Home Assistant's select.
-                ha.select(vid, "spicy-tech-gossip")
+                ha.select(vid, SPICY)
                 await wait_until(lambda: spicy_room(v), what="the forced profile in the room")
-                await wait_until(lambda: ha.entity(vid, "profile") == "spicy-tech-gossip", what="select shows it")
+                await wait_until(lambda: ha.entity(vid, "profile") == SPICY, what="select shows it")
                 assert ha.entity(vid, "active_community") == "spicy-tech-gossip"
                 assert ha.entity(vid, "headcount") == "2"  # book-club is still who is here
                 [forced] = v.events("profile_forced")
@@ -110,7 +127,7 @@ def test_home_assistant_discovers_the_venue_and_forces_a_profile(mosquitto: Mosq
             async with running_venue(config) as v:
                 # Restarted: still forced (kept in the record), Home Assistant sees it without doing anything.
                 await wait_until(lambda: spicy_room(v), what="the forced profile after a restart")
-                await wait_until(lambda: ha.entity(vid, "profile") == "spicy-tech-gossip", what="select after restart")
+                await wait_until(lambda: ha.entity(vid, "profile") == SPICY, what="select after restart")
 
                 ha.select(vid, AUTO)
                 await wait_until(lambda: book_club_room(v), what="back to who is here")
@@ -136,7 +153,7 @@ def test_a_new_community_becomes_an_option_and_home_assistants_restart_gets_the_
                 profile = {"community_id": "chess-club", "name": "Chess", "audio": {"volume": 5}}
                 v.kiosk.raw("ambience/profiles/chess-club", json.dumps(profile))
                 await wait_until(
-                    lambda: "chess-club" in ha.configs(vid)[f"ambience_{vid}_profile"]["options"], what="new option"
+                    lambda: "Chess" in ha.configs(vid)[f"ambience_{vid}_profile"]["options"], what="new option"
                 )
                 topic = f"homeassistant/select/ambience_{vid}/profile/config"
                 before = len(ha.listener.messages(topic))

@@ -1,12 +1,16 @@
 """Many venues, one hub (docs/multi-venue.md): two venue Mosquittos bridged to a hub Mosquitto on loopback, with the
 bridge section of deploy/mosquitto/bridge.conf.example as shipped (only the venue id, the hub's address, the
-reconnect delay and the TLS lines are substituted, each checked), and a real controller with simulated devices at
-each venue.
+reconnect delay and the TLS lines are substituted, and its commented user name login used instead of TLS, each
+checked), the hub enforcing deploy/mosquitto/hub.acl.example (its venue block once per venue; the test's own
+observers at the hub, which cannot log in, are anonymous and allowed everything), and a real controller with
+simulated devices at each venue.
 
 A profile published retained at the hub reaches both venues' rooms; the hub sees both venues' retained state; a
 venue whose uplink is cut keeps working, and after the link is back it has the profile published meanwhile at the hub
 and the hub has its latest state, with every check-in of the outage in the venue's record. Both venues' records land
 in one central time-series server (victoria-metrics' InfluxDB v2 write endpoint), told apart by the `venue` tag.
+Home Assistant at the hub (logged in as the ACL's `homeassistant` user) discovers both venues and forces a profile at
+one of them through the bridged force topic.
 
 The uplink is cut with a small TCP proxy between a venue's bridge and the hub (the hub stays up, as it would when a
 venue's internet connection drops): cut and restored at exact moments, so the test does not race a restart.
@@ -18,16 +22,21 @@ import asyncio
 import contextlib
 import functools
 import json
+import threading
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Coroutine
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from controller.broker import MosquittoBroker, find_mosquitto
+from controller.bus import BrokerAddress
 from profiles.loader import load_profile, parse_profile
 from profiles.profile import Profile, canonical_json
 from profiles.venue import InfluxSettings
@@ -37,8 +46,11 @@ from tests.integration.victoria import VictoriaMetrics
 pytestmark = pytest.mark.integration
 
 BRIDGE_EXAMPLE = ROOT / "deploy" / "mosquitto" / "bridge.conf.example"
+HUB_ACL_EXAMPLE = ROOT / "deploy" / "mosquitto" / "hub.acl.example"
 EXAMPLE_VENUE_ID = "teahouse-1"
 TLS_OPTIONS = ("bridge_cafile", "bridge_certfile", "bridge_keyfile", "bridge_tls_version")
+LOGIN = "#   remote_username venue-teahouse-1"  # the example's alternative to the client certificate
+HA_USER = "homeassistant"  # Home Assistant's user in the hub's ACL
 LIGHTS = ("bar-pendant", "bar-strip", "lounge-lamp-1", "lounge-lamp-2")
 HOUSE_BRIGHTNESS = round(60 * 2.54)  # examples/profiles/house.yaml on Zigbee2MQTT's 0-254 scale
 
@@ -46,6 +58,10 @@ HOUSE_BRIGHTNESS = round(60 * 2.54)  # examples/profiles/house.yaml on Zigbee2MQ
 def bridge_section(venue_id: str, hub_port: int) -> list[str]:
     """The example's bridge section for `venue_id`, to a hub on 127.0.0.1:`hub_port` over plain TCP."""
     lines = [line.strip() for line in BRIDGE_EXAMPLE.read_text().splitlines()]
+    assert lines.count(LOGIN) == 1, f"expected {LOGIN!r} in the example"
+    # Without TLS, the venue logs in by its user name, which the hub's ACL knows it by (the certificate's CN in
+    # production): the example's commented alternative, uncommented.
+    lines = [line.removeprefix("#   ") if line == LOGIN else line for line in lines]
     lines = [line for line in lines if line and not line.startswith("#")]
     out: list[str] = []
     substituted: list[str] = []
@@ -75,9 +91,34 @@ def bridge_section(venue_id: str, hub_port: int) -> list[str]:
         f"topic ambience/{venue_id}/state out 1",
         f"topic ambience/{venue_id}/status out 1",
         f"remote_clientid venue-{venue_id}",
+        f"remote_username venue-{venue_id}",
     ):
         assert expected in out, f"{expected!r} is not in the example bridge section"
     return out
+
+
+def hub_acl(venue_ids: Sequence[str]) -> str:
+    """deploy/mosquitto/hub.acl.example for these venues: its venue block once per venue id, and, first, a line that
+    allows anonymous clients everything (the test's observers at the hub: Listener and Kiosk do not log in)."""
+    blocks: list[list[str]] = []
+    for raw in HUB_ACL_EXAMPLE.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("user "):
+            blocks.append([line])
+        else:
+            assert blocks, f"{line!r} is before the first user line: it would apply to anonymous clients"
+            blocks[-1].append(line)
+    [venue_block] = [b for b in blocks if b[0] == f"user venue-{EXAMPLE_VENUE_ID}"]
+    assert {b[0] for b in blocks} >= {f"user {HA_USER}", "user hub-tools"}
+    out = ["topic readwrite #"]
+    for venue_id in venue_ids:
+        out += [line.replace(EXAMPLE_VENUE_ID, venue_id) for line in venue_block]
+    for block in blocks:
+        if block is not venue_block:
+            out += block
+    return "\n".join(out) + "\n"
 
 
 class Uplink:
@@ -195,26 +236,30 @@ def run(scenario: Callable[[], Coroutine[Any, Any, None]], timeout_s: float = 40
 async def hub_and_venues(
     tmp_path: Path, influx: InfluxSettings
 ) -> AsyncIterator[tuple[MosquittoBroker, list[Venue], list[Uplink], list[MosquittoBroker]]]:
-    """A hub Mosquitto, and two venues, each with its Mosquitto bridged to the hub through its own `Uplink` and its
-    record forwarded to the one central time-series server of `influx`; last, the venues' own brokers."""
-    hub = MosquittoBroker(tmp_path / "hub")
+    """A hub Mosquitto with the example ACL, and two venues, each with its Mosquitto bridged to the hub through its own
+    `Uplink` and its record forwarded to the one central time-series server of `influx`; last, the venues' own
+    brokers."""
+    names = ("a", "b")
+    configs = [example_venue("mqtt://127.0.0.1:1", tmp_path / name, influx=influx) for name in names]
+    acl = tmp_path / "hub.acl"
+    acl.write_text(hub_acl([c.venue.id for c in configs]))
+    hub = MosquittoBroker(tmp_path / "hub", extra_config=[f"acl_file {acl}"])
     async with AsyncExitStack() as stack:
         await asyncio.to_thread(hub.start)
         stack.push_async_callback(asyncio.to_thread, hub.stop)
         venues: list[Venue] = []
         uplinks: list[Uplink] = []
         brokers: list[MosquittoBroker] = []
-        for name in ("a", "b"):
+        for name, planned in zip(names, configs, strict=True):
             uplink = Uplink(hub.port)
             await uplink.start()
             stack.push_async_callback(uplink.close)
-            config = example_venue("mqtt://127.0.0.1:1", tmp_path / name, influx=influx)
             broker = MosquittoBroker(
-                tmp_path / f"{name}-mosquitto", extra_config=bridge_section(config.venue.id, uplink.port)
+                tmp_path / f"{name}-mosquitto", extra_config=bridge_section(planned.venue.id, uplink.port)
             )
             await asyncio.to_thread(broker.start)
             stack.push_async_callback(asyncio.to_thread, broker.stop)
-            config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"url": broker.url})})
+            config = planned.model_copy(update={"mqtt": planned.mqtt.model_copy(update={"url": broker.url})})
             venue = await stack.enter_async_context(running_venue(config))
             venues.append(venue)
             uplinks.append(uplink)
@@ -390,3 +435,130 @@ def test_a_venues_own_edit_is_not_rolled_back_by_the_hubs_retained_profile_when_
 
 def load_profile_json(text: str) -> Profile:
     return parse_profile(json.loads(text))
+
+
+class HubHomeAssistant:
+    """Home Assistant's MQTT integration at the hub, logged in as the hub ACL's `homeassistant` user: it reads the
+    retained discovery configs and the state and status topics they name, publishes the select's commands (its
+    command template rendered with the chosen option) and its birth message."""
+
+    def __init__(self, url: str) -> None:
+        address = BrokerAddress.parse(url)
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self.last: dict[str, bytes] = {}
+        self.received: dict[str, int] = {}
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ha-{uuid.uuid4().hex[:8]}")
+        self.client.username_pw_set(HA_USER)
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: self._subscribed.set()
+        topics = ["homeassistant/#", "ambience/+/state", "ambience/+/status"]
+        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
+        self.client.connect(address.host, address.port)
+        self.client.loop_start()
+        assert self._subscribed.wait(5), "Home Assistant could not subscribe at the hub"
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.last[msg.topic] = bytes(msg.payload)
+            self.received[msg.topic] = self.received.get(msg.topic, 0) + 1
+
+    def configs(self, venue_id: str) -> dict[str, dict[str, Any]]:
+        """unique_id -> config of the venue's discovered entities."""
+        with self._lock:
+            last = dict(self.last)
+        found = [
+            json.loads(p) for t, p in last.items() if f"/ambience_{venue_id}/" in t and t.endswith("/config") and p
+        ]
+        return {config["unique_id"]: config for config in found}
+
+    def entity(self, venue_id: str, name: str) -> str | None:
+        """The entity's state as Home Assistant shows it, None while unknown or unavailable."""
+        config = self.configs(venue_id).get(f"ambience_{venue_id}_{name}")
+        if config is None or self.last.get(config["availability_topic"]) != b"online":
+            return None
+        state = self.last.get(config["state_topic"])
+        template = ImmutableSandboxedEnvironment().from_string(config["value_template"])
+        return None if state is None else template.render(value_json=json.loads(state)).strip()
+
+    def select(self, venue_id: str, option: str) -> None:
+        config = self.configs(venue_id)[f"ambience_{venue_id}_profile"]
+        assert option in config["options"], config["options"]
+        payload = ImmutableSandboxedEnvironment().from_string(config["command_template"]).render(value=option)
+        self.client.publish(config["command_topic"], payload, qos=config["qos"]).wait_for_publish(5)
+
+    def restart(self) -> None:
+        """What Home Assistant publishes when it starts (its birth message, not retained)."""
+        self.client.publish("homeassistant/status", "online", qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def spicy_room(venue: Venue) -> bool:
+    """examples/profiles/spicy-tech-gossip.yaml's music and scent."""
+    return venue.device("lounge-speaker")["playlist"] == "lofi-gossip" and venue.device("diffuser")["scent"] == "cedar"
+
+
+def test_home_assistant_at_the_hub_discovers_every_venue_and_forces_a_profile_at_one(tmp_path: Path) -> None:
+    """docs/home-assistant.md, "At a hub": the venues' discovery configs reach the hub through their bridges (as
+    deploy/mosquitto/bridge.conf.example forwards them, within deploy/mosquitto/hub.acl.example), one Home Assistant
+    there sees every venue's entities apart, and its select forces a profile at the venue it belongs to only."""
+    if find_mosquitto() is None:
+        pytest.fail("mosquitto is not installed; scripts/bootstrap.sh --test installs it")
+
+    async def scenario() -> None:
+        async with hub_and_venues(tmp_path, InfluxSettings()) as (hub, (a, b), _uplinks, _brokers):
+            ids = [a.config.venue.id, b.config.venue.id]
+            ha = await asyncio.to_thread(HubHomeAssistant, hub.url)
+            try:
+                for vid in ids:
+                    await wait_until(lambda vid=vid: len(ha.configs(vid)) == 3, 10, f"{vid}'s entities at the hub")
+                    await wait_until(lambda vid=vid: ha.entity(vid, "profile") == "Automatic", 10, f"{vid}'s select")
+                unique_ids = {uid for vid in ids for uid in ha.configs(vid)}
+                assert len(unique_ids) == 6  # two venues on one prefix: nothing collides
+                select_a = ha.configs(ids[0])[f"ambience_{ids[0]}_profile"]
+                assert select_a["command_topic"] == f"ambience/{ids[0]}/force"
+                assert select_a["options"] == ["Automatic", "House calm", "Reading hour", "Spicy & gossip"]
+
+                # Chosen at the hub for venue a: a's room takes the profile, b's does not.
+                ha.select(ids[0], "Spicy & gossip")
+                await wait_until(lambda: spicy_room(a), 10, "spicy-tech-gossip forced at venue a")
+                [forced] = a.events("profile_forced")
+                assert forced.payload == {"community_id": "spicy-tech-gossip", "previous": None, "source": "mqtt"}
+                await wait_until(lambda: ha.entity(ids[0], "profile") == "Spicy & gossip", 10, "a's select at the hub")
+                assert ha.entity(ids[1], "profile") == "Automatic"
+                assert b.events("profile_forced") == []
+                assert not spicy_room(b)
+
+                # Home Assistant restarts at the hub: its birth message reaches every venue, which sends its configs
+                # again (Home Assistant may have lost them).
+                topics = [f"homeassistant/select/ambience_{vid}/profile/config" for vid in ids]
+                before = {topic: ha.received[topic] for topic in topics}
+                ha.restart()
+                for topic in topics:
+                    await wait_until(lambda t=topic: ha.received[t] > before[t], 10, f"{topic} again")
+
+                # The hub's ACL keeps a venue to its own topics: logged in as venue a, another venue's discovery
+                # config is refused, while one of a's own topics is taken (published after it, so seen after it).
+                intruder = f"homeassistant/sensor/ambience_{ids[1]}/intruder/config"
+                own = f"ambience/{ids[0]}/acl-check"
+                watcher = await asyncio.to_thread(Listener, hub.url, [intruder, own])
+                venue_a = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"acl-{uuid.uuid4().hex[:8]}")
+                venue_a.username_pw_set(f"venue-{ids[0]}")
+                try:
+                    venue_a.connect(hub.host, hub.port)
+                    venue_a.loop_start()
+                    venue_a.publish(intruder, '{"name": "x"}', qos=1, retain=True).wait_for_publish(5)
+                    venue_a.publish(own, "1", qos=1).wait_for_publish(5)
+                    await wait_until(lambda: own in watcher.last, 10, "venue a's own topic at the hub")
+                    assert intruder not in watcher.last
+                finally:
+                    venue_a.loop_stop()
+                    venue_a.disconnect()
+                    watcher.close()
+            finally:
+                ha.close()
+
+    run(scenario)

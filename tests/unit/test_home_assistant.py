@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from typing import Any
 
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from controller.home_assistant import AUTO, config_topic, discovery_messages, entities, parse_force
-from profiles.loader import parse_venue
+from controller.home_assistant import AUTO, config_topic, discovery_messages, entities, option_labels, parse_force
+from profiles.loader import parse_profile, parse_venue
+from profiles.profile import Profile
 from profiles.venue import VenueConfig
 
 TOPIC = re.compile(
@@ -47,13 +49,21 @@ DEVICE_KEYS = {
 }  # fmt: skip
 ORIGIN_KEYS = {"name", "sw_version", "support_url"}
 STATE_CLASSES = {"measurement", "total", "total_increasing", "measurement_angle"}
+# Attribute names Home Assistant drops from json_attributes (MQTT_ATTRIBUTES_BLOCKED, 2023.x-2024.x, and what a
+# real 2024.1.6 was seen dropping): a community id may be any of them, so none may be a top-level attribute key.
+HA_RESERVED_ATTRIBUTES = {
+    "assumed_state", "available", "context_recent_time", "device_class", "device_info", "entity_category",
+    "entity_picture", "entity_registry_enabled_default", "extra_state_attributes", "force_update", "friendly_name",
+    "icon", "name", "should_poll", "state", "state_class", "supported_features", "unique_id", "unit_of_measurement",
+}  # fmt: skip
 
 
-def venue(**home_assistant: Any) -> VenueConfig:
+def venue(api: dict[str, Any] | None = None, **home_assistant: Any) -> VenueConfig:
     return parse_venue(
         {
             "venue": {"id": "teahouse-1", "name": "Teahouse on 5th"},
             "home_assistant": home_assistant,
+            **({"api": api} if api is not None else {}),
             "zones": ["lounge"],
             "devices": [{"id": "lamp", "kind": "light", "zone": "lounge", "driver": "mqtt", "topic": "lamp"}],
         }
@@ -63,14 +73,35 @@ def venue(**home_assistant: Any) -> VenueConfig:
 PROFILES = ["spicy-tech-gossip", "book-club", "house"]
 
 
-def configs(v: VenueConfig) -> dict[str, dict[str, Any]]:
-    return {topic: json.loads(payload) for topic, payload in discovery_messages(v, PROFILES)}
+def named(**names: str) -> dict[str, Profile]:
+    """Profiles by community id (as the service holds them), `community_id=name`, underscores for dashes."""
+    return {
+        cid.replace("_", "-"): parse_profile({"community_id": cid.replace("_", "-"), "name": name})
+        for cid, name in names.items()
+    }
+
+
+def configs(v: VenueConfig, profiles: Any = PROFILES) -> dict[str, dict[str, Any]]:
+    return {topic: json.loads(payload) for topic, payload in discovery_messages(v, profiles)}
+
+
+def select_config(profiles: Any = PROFILES) -> dict[str, Any]:
+    return next(c for t, c in configs(venue(), profiles).items() if "/select/" in t)
 
 
 def render(template: str, state: dict[str, Any]) -> str:
     """As Home Assistant renders a value template: Jinja2, the payload parsed as `value_json`."""
     env = ImmutableSandboxedEnvironment()
     return env.from_string(template).render(value_json=state, value=json.dumps(state)).strip()
+
+
+def command(select: dict[str, Any], option: str) -> str:
+    """What Home Assistant publishes on the command topic when `option` is chosen: the command template rendered
+    with the option as `value` (the option itself without a template)."""
+    assert option in select["options"]
+    if "command_template" not in select:
+        return option
+    return ImmutableSandboxedEnvironment().from_string(select["command_template"]).render(value=option)
 
 
 def test_every_message_is_retained_config_under_the_discovery_prefix_with_a_valid_topic() -> None:
@@ -127,7 +158,9 @@ def test_the_templates_read_the_controllers_state_message() -> None:
         "phase": None,
     }
     assert render(headcount["value_template"], state) == "5"
-    assert json.loads(render(headcount["json_attributes_template"], state)) == {"book-club": 2, "spicy-tech-gossip": 3}
+    assert json.loads(render(headcount["json_attributes_template"], state)) == {
+        "communities": {"book-club": 2, "spicy-tech-gossip": 3}
+    }
     assert render(active["value_template"], state) == "spicy-tech-gossip"
     assert json.loads(render(active["json_attributes_template"], state))["source"] == "community"
     assert render(select["value_template"], state) == AUTO
@@ -138,12 +171,80 @@ def test_the_templates_read_the_controllers_state_message() -> None:
         assert value in select["options"]  # Home Assistant ignores a state that is not an option
 
 
+def test_a_community_named_like_an_attribute_home_assistant_reserves_keeps_its_headcount() -> None:
+    """Home Assistant drops reserved attribute keys: the counts live under one key of ours, whatever the ids."""
+    by_id = {c["unique_id"]: c for c in configs(venue()).values()}
+    counts = {"icon": 2, "state_class": 1, "name": 4, "state": 1, "book-club": 3}
+    state = {"headcount": counts, "total": 11, "active_profile": "name", "active": ["name"], "source": "community",
+             "forced": None, "phase": None}  # fmt: skip
+    for unique_id in ("ambience_teahouse-1_headcount", "ambience_teahouse-1_active_community"):
+        attributes = json.loads(render(by_id[unique_id]["json_attributes_template"], state))
+        assert not set(attributes) & HA_RESERVED_ATTRIBUTES, (unique_id, attributes)
+    headcount = json.loads(render(by_id["ambience_teahouse-1_headcount"]["json_attributes_template"], state))
+    assert headcount["communities"] == counts
+
+
 def test_the_select_offers_automatic_and_every_profile_and_commands_the_force_topic_with_qos_1() -> None:
-    select = next(c for t, c in configs(venue()).items() if "/select/" in t)
-    assert select["options"] == [AUTO, "book-club", "house", "spicy-tech-gossip"]
+    select = select_config()
+    assert select["options"] == [AUTO, "book-club", "house", "spicy-tech-gossip"]  # no names known: the ids
     assert select["command_topic"] == "ambience/teahouse-1/force"
     assert select["qos"] == 1  # a choice made in Home Assistant must not be lost on the way
     assert select.get("retain", False) is False  # a retained command would be replayed at every reconnect
+
+
+def test_the_select_shows_the_profiles_names_and_sends_their_community_ids() -> None:
+    select = select_config(named(book_club="Book Club", house="House calm", spicy_tech_gossip="Spicy tech gossip"))
+    assert select["options"] == [AUTO, "Book Club", "House calm", "Spicy tech gossip"]
+    assert command(select, "Book Club") == "book-club"
+    assert command(select, "Spicy tech gossip") == "spicy-tech-gossip"
+    assert command(select, AUTO) == AUTO
+    for sent, community in (("book-club", "book-club"), ("spicy-tech-gossip", "spicy-tech-gossip"), (AUTO, None)):
+        assert parse_force(sent.encode()) == (community, None)  # what the select sends is what the controller takes
+    state = {"forced": "book-club", "headcount": {}, "total": 0}
+    assert render(select["value_template"], state) == "Book Club"  # the forced profile shown by its name
+    assert render(select["value_template"], {**state, "forced": None}) == AUTO
+
+
+def test_duplicate_names_and_a_profile_named_automatic_get_their_id_and_every_option_maps_back() -> None:
+    profiles = named(jazz_a="Jazz", jazz_b="Jazz", trio="Jazz (jazz-b)", auto="Automatic", odd='Q "}} {% raw %} \\ 🍵')
+    select = select_config(profiles)
+    options = select["options"]
+    assert len(options) == len(set(options)) == 1 + len(profiles)
+    assert options.count(AUTO) == 1
+    assert {"Jazz (jazz-a)", "Automatic (auto)"} <= set(options)
+    for community in profiles:
+        option = render(select["value_template"], {"forced": community})
+        assert option in options  # Home Assistant ignores a state that is not an option
+        assert command(select, option) == community
+        assert parse_force(command(select, option).encode()) == (community, None)
+
+
+def test_a_profile_without_a_name_is_shown_by_its_id() -> None:
+    assert option_labels(["book-club"]) == {"book-club": "book-club"}
+    blank = named(book_club="Book Club")["book-club"].model_copy(update={"name": "  "})
+    assert option_labels({"book-club": blank}) == {"book-club": "book-club"}
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("192.168.1.20", "http://192.168.1.20:8080/"),
+        ("teahouse-pi.local", "http://teahouse-pi.local:8080/"),
+        ("fd00::20", "http://[fd00::20]:8080/"),
+        ("0.0.0.0", None),
+        ("::", None),
+        ("127.0.0.1", None),
+        ("::1", None),
+        ("localhost", None),
+    ],
+)
+def test_the_device_links_to_the_dashboard_where_others_can_open_it(host: str, url: str | None) -> None:
+    """A wildcard or loopback api.host is no address a browser elsewhere can open: then there is no link."""
+    for config in configs(venue(api={"host": host, "port": 8080})).values():
+        assert config["device"].get("configuration_url") == url
+        if url is not None:  # what Home Assistant's configuration_url validator accepts
+            parts = urllib.parse.urlsplit(url)
+            assert parts.scheme == "http" and parts.hostname and parts.port == 8080
 
 
 def test_a_custom_prefix_is_used() -> None:
