@@ -1,1 +1,1 @@
-"""The HTTP API (CONTRACT 5) and the dashboard: FastAPI over the running controller service."""
+"""The HTTP API (docs/contract.md §5) and the dashboard: FastAPI over the running controller service."""

@@ -60,7 +60,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def create_app(
     service: Service, admin_token: str, *, stopping: asyncio.Event | None = None, limits: Limits | None = None
 ) -> FastAPI:
-    """The API of CONTRACT 5 over `service`, which must be running (entered) while the app serves.
+    """The API of docs/contract.md §5 over `service`, which must be running (entered) while the app serves.
 
     `stopping`, if given, is set by whoever runs the server just before it stops: open event streams end then,
     because uvicorn waits for every open response to finish before it runs the app's lifespan shutdown.

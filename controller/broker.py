@@ -25,13 +25,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from profiles.exceptions import AmbienceError
+
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 
 
-class BrokerError(RuntimeError):
+class BrokerError(AmbienceError, RuntimeError):
     """The broker could not be started."""
 
 

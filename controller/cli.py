@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from profiles.errors import ProfileError
+from profiles.exceptions import AmbienceError
 from profiles.loader import check_files, load_venue, profile_schema, venue_schema
 from profiles.sqlite import connect as connect_db
 from profiles.venue import VenueConfig
 
+from .events import events_schema
 from .http_plugin import admin_token, http_server, port_problem
 from .logs import set_venue, setup_logging
 from .record import EventRecord
@@ -86,8 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate venue configs and profile files")
     check.add_argument("files", nargs="+", type=Path)
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of a profile or a venue config")
-    schema.add_argument("kind", choices=["profile", "venue"])
+    schema = sub.add_parser(
+        "schema", help="print the JSON Schema of a profile, a venue config, or an event of the record"
+    )
+    schema.add_argument("kind", choices=["profile", "venue", "events"])
 
     events = sub.add_parser("events", help="print the event record")
     events.add_argument("--config", type=Path, required=True)
@@ -118,7 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             return _check(args.files)
         if args.command == "schema":
-            print(json.dumps(profile_schema() if args.kind == "profile" else venue_schema(), indent=2))
+            schemas = {"profile": profile_schema, "venue": venue_schema, "events": events_schema}
+            print(json.dumps(schemas[args.kind](), indent=2))
             return EXIT_OK
         if args.command == "run" and venue is not None:
             return _run(venue)
@@ -149,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProfileError as exc:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
+        return EXIT_INVALID
+    except AmbienceError as exc:  # every error of ours is one clear line, never a traceback
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except KeyboardInterrupt:
         return EXIT_OK

@@ -27,6 +27,7 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
+from controller.events import influx_keys
 from controller.record import SCHEMA, Event, utc_now
 from profiles.sqlite import connect
 from profiles.venue import InfluxSettings
@@ -40,11 +41,12 @@ CURSOR_NAME = "influx"
 
 CURSOR_SCHEMA = "CREATE TABLE IF NOT EXISTS forwarder_cursor (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL)"
 
-# Payload keys copied as tags when their value is a short string. `member_id` is left out on purpose: it is
-# unbounded (one series per member and community) and personal; the record keeps it.
-TAG_KEYS = ("community_id", "device_id", "kind", "source", "via", "phase", "zone", "field", "limit", "moved_from")
-# Payload keys copied as numeric fields when their value is a number (or a boolean, as 0/1).
-FIELD_KEYS = ("present", "requested", "applied", "version")
+# Payload keys copied as tags when their value is a short string, and as numeric fields when their value is a
+# number (or a boolean, as 0/1): marked in the event catalogue (controller/events.py). `member_id` is never a tag:
+# it is unbounded (one series per member and community) and personal; the record keeps it.
+_TAGS, _FIELDS = influx_keys()
+TAG_KEYS = tuple(sorted(_TAGS))
+FIELD_KEYS = tuple(sorted(_FIELDS))
 MAX_TAG_LEN = 128
 _POINT: Any = Point
 

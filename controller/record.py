@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from profiles.exceptions import AmbienceError
 from profiles.sqlite import connect
 
 log = logging.getLogger(__name__)
@@ -62,11 +63,11 @@ CREATE TABLE IF NOT EXISTS controller_state (
 """
 
 
-class RecordError(RuntimeError):
+class RecordError(AmbienceError, RuntimeError):
     """The record cannot be written; nothing more may be acknowledged."""
 
 
-class UnstorableEvent(ValueError):
+class UnstorableEvent(AmbienceError, ValueError):
     """This event, or a state change it carries, cannot be stored (text that is not valid Unicode, an integer
     beyond 64 bits, a value JSON cannot write). Raised by `emit` before anything is queued: reject the input."""
 

@@ -1,6 +1,6 @@
 """resolve: presence + profiles + venue policy + phase + occupancy + limits => desired ambience per zone.
 
-Pure: no I/O, no clock (`now` is an argument), no globals. The order is CONTRACT 3:
+Pure: no I/O, no clock (`now` is an argument), no globals. The order is docs/contract.md §3:
 
 1. eligibility (present members >= quorum),
 2. the venue policy picks the active profile(s): majority, blend or priority; none eligible -> default profile,

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from profiles.profile import Profile, canonical_json
 from profiles.store import ProfileStore, ProfileVersion
 from profiles.venue import DeviceConfig, VenueConfig
 
+from . import events as ev
 from . import home_assistant as ha
 from . import record as rec
 from .bus import Bus, Message, Will
@@ -199,16 +201,7 @@ class Service:
             self.forwarder.start()
         if venue.profiles_dir:
             for version in await asyncio.to_thread(self.store.seed_from_dir, Path(venue.profiles_dir), now):
-                self._emit(
-                    "profile_updated",
-                    {
-                        "community_id": version.community_id,
-                        "version": version.version,
-                        "etag": version.etag,
-                        "author": version.author,
-                    },
-                    now,
-                )
+                self._emit(ev.ProfileUpdated(version.community_id, version.version, version.etag, version.author), now)
         self.profiles = dict(await asyncio.to_thread(self.store.latest_all))
         self.presence = Presence.of(Member(m, c, t) for m, c, t in self.record.presence_rows())
         saved = self.record.state("activations") or {}
@@ -367,7 +360,7 @@ class Service:
         log.warning(
             "rejected message on %s: %s", detail["topic"], "; ".join(f"{e['path']}: {e['message']}" for e in listed)
         )
-        future = self._emit("input_rejected", detail, now, durable=True)
+        future = self._emit(ev.InputRejected(detail["topic"], listed, detail.get("more_errors")), now, durable=True)
         if self.bus is not None:
             self.bus.publish(self.topics.rejected, json.dumps(detail), qos=1)
         self._ack_when_durable(message, future)
@@ -397,18 +390,15 @@ class Service:
         presence, outcome, previous = check_in(self.presence, member_id, community_id, now)
         future = None
         if outcome is not CheckIn.ALREADY_PRESENT:
-            payload: dict[str, Any] = {
-                "member_id": member_id,
-                "community_id": community_id,
-                "source": source,
-                "present": presence.count(community_id),
-            }
-            if previous is not None:
-                payload["moved_from"] = previous.community_id
-                payload["moved_from_present"] = presence.count(previous.community_id)
-            future = self._emit(
-                "checkin", payload, now, [rec.presence_upsert(member_id, community_id, now)], durable=True
+            event = ev.Checkin(
+                member_id,
+                community_id,
+                source,
+                presence.count(community_id),
+                moved_from=previous.community_id if previous is not None else None,
+                moved_from_present=presence.count(previous.community_id) if previous is not None else None,
             )
+            future = self._emit(event, now, [rec.presence_upsert(member_id, community_id, now)], durable=True)
             self.presence = presence
             self.stats.checkins += 1
             self._wake.set()
@@ -422,13 +412,8 @@ class Service:
         presence, member = check_out(self.presence, member_id)
         if member is None:
             return False
-        payload = {
-            "member_id": member_id,
-            "community_id": member.community_id,
-            "source": source,
-            "present": presence.count(member.community_id),
-        }
-        future = self._emit("checkout", payload, now, [rec.presence_delete(member_id)], durable=True)
+        event = ev.Checkout(member_id, member.community_id, source, presence.count(member.community_id))
+        future = self._emit(event, now, [rec.presence_delete(member_id)], durable=True)
         self.presence = presence
         if message is not None:
             self._ack_when_durable(message, future)
@@ -474,8 +459,7 @@ class Service:
         if community_id == self.forced:
             return None
         future = self._emit(
-            "profile_forced",
-            {"community_id": community_id, "previous": self.forced, "source": source},
+            ev.ProfileForced(community_id, self.forced, source),
             now,
             [rec.state_set("forced", community_id)],
             durable=True,
@@ -536,15 +520,7 @@ class Service:
         future = None
         if changed:
             future = self._emit(
-                "profile_updated",
-                {
-                    "community_id": profile.community_id,
-                    "version": version.version,
-                    "etag": version.etag,
-                    "author": author,
-                },
-                now,
-                durable=True,
+                ev.ProfileUpdated(profile.community_id, version.version, version.etag, author), now, durable=True
             )
             self.profiles[profile.community_id] = profile
             self._publish_discovery()  # a new community is a new option of the select
@@ -572,7 +548,7 @@ class Service:
             live and self.venue.policy.override_minutes > 0 and is_manual_change(shadow, state, desired, now, mireds)
         )
         if live and shadow.online is not True:
-            self._emit("device_online", {"device_id": device.id, "via": "state"}, now)
+            self._emit(ev.DeviceOnline(device.id, "state"), now)
             if shadow.online is False:
                 self._came_back(device.id)
         self._record_state(device, state, now, mireds)
@@ -594,7 +570,7 @@ class Service:
                 mono - at < self.venue.store.device_state_every_s
             ):
                 return
-        self._emit("device_state", {"device_id": device.id, "kind": device.kind, "state": set_fields(state)}, now)
+        self._emit(ev.DeviceState(device.id, device.kind, set_fields(state)), now)
         self._recorded[device.id] = (state, mono)
 
     def _mireds(self, device: DeviceConfig) -> tuple[int, int]:
@@ -613,8 +589,7 @@ class Service:
             if s.override_until is not None and s.overridden(now)
         }
         self._emit(
-            "manual_override",
-            {"device_id": device_id, "changed": set_fields(changed) if changed else {}, "until": until.isoformat()},
+            ev.ManualOverride(device_id, set_fields(changed) if changed else {}, until.isoformat()),
             now,
             [rec.state_set("overrides", active)],
         )
@@ -630,7 +605,7 @@ class Service:
         shadow = self.shadows[device_id]
         if shadow.online is online:
             return
-        self._emit("device_online" if online else "device_offline", {"device_id": device_id, "via": via}, now)
+        self._emit(ev.DeviceOnline(device_id, via) if online else ev.DeviceOffline(device_id, via), now)
         if online and shadow.online is False:
             self._came_back(device_id)
         self.shadows[device_id] = on_availability(shadow, online, now)
@@ -649,7 +624,7 @@ class Service:
                     f"run `ambience hue pair --host {settings.host}` and export what it prints"
                 )
                 log.error("hue bridge %s: %s", name, reason)
-                self._emit("bridge_error", {"bridge": name, "context": "start", "error": reason}, now)
+                self._emit(ev.BridgeError(name, "start", reason), now)
                 for device in lights:
                     self._availability(device.id, False, "hue", now)
                 continue
@@ -679,11 +654,13 @@ class Service:
     def on_error(self, link: HueLink, error: HueError, context: str) -> None:
         """Recorded with the bridge's own message; a bridge that is away (or refuses us) takes its lights offline."""
         now = self.clock()
-        payload: dict[str, Any] = {"bridge": link.name, "context": context[:200], "error": str(error)[:500]}
+        event = ev.BridgeError(link.name, context[:200], str(error)[:500])
         if isinstance(error, HueApiError):
-            payload.update(type=error.type, address=error.address, description=error.description)
+            event = dataclasses.replace(
+                event, error_type=error.type, address=error.address, description=error.description
+            )
         try:
-            self._emit("bridge_error", payload, now)
+            self._emit(event, now)
             if isinstance(error, HueUnreachable | HueUnauthorized):
                 for device in self.hue_lights[link.name]:
                     self._availability(device.id, False, "hue", now)
@@ -824,15 +801,8 @@ class Service:
                 wall.isoformat(),
                 judged.prune_by.isoformat(),
             )
-            self._emit(
-                "retention_held",
-                {
-                    "wall": wall.isoformat(),
-                    "pruning_by": judged.prune_by.isoformat(),
-                    "ahead_s": round(judged.ahead.total_seconds()),
-                },
-                wall,
-            )
+            held = ev.RetentionHeld(wall.isoformat(), judged.prune_by.isoformat(), round(judged.ahead.total_seconds()))
+            self._emit(held, wall)
         older_than = judged.prune_by - timedelta(days=self.venue.store.retention_days)
         up_to = self.forwarder.cursor if self.forwarder is not None else self.record.committed_id
         trusted = ("retention_clock", {"trusted": judged.trusted.isoformat(), "suspect": self._clock_suspect})
@@ -871,17 +841,13 @@ class Service:
         self.presence, gone = expire(self.presence, now, ttl)
         left = self.presence.headcount() if gone else {}
         for member in gone:
-            self._emit(
-                "checkin_expired",
-                {
-                    "member_id": member.member_id,
-                    "community_id": member.community_id,
-                    "checked_in_at": member.checked_in_at.isoformat(),
-                    "present": left.get(member.community_id, 0),
-                },
-                now,
-                [rec.presence_delete(member.member_id)],
+            expired = ev.CheckinExpired(
+                member.member_id,
+                member.community_id,
+                member.checked_in_at.isoformat(),
+                left.get(member.community_id, 0),
             )
+            self._emit(expired, now, [rec.presence_delete(member.member_id)])
         resolution = resolve(self.presence, self.profiles, self.venue, self.activations, now, self.forced)
         previous = self.resolution
         self._record_resolution(previous, resolution, now)
@@ -903,35 +869,22 @@ class Service:
         if old is None or old.active != new.active or old.source != new.source:
             saved = {c: t.isoformat() for c, t in new.activations.items()}
             self._emit(
-                "profile_activated",
-                {
-                    "community_id": new.leader,
-                    "active": list(new.active),
-                    "source": new.source,
-                    "previous": old.leader if old else None,
-                    "headcount": dict(new.headcount),
-                },
+                ev.ProfileActivated(
+                    new.leader, list(new.active), new.source, old.leader if old else None, dict(new.headcount)
+                ),
                 now,
                 [rec.state_set("activations", saved)],
             )
         if (old.phase if old else None) != new.phase or (
             old is not None and old.leader != new.leader and new.phase is not None
         ):
-            self._emit(
-                "phase_changed",
-                {"community_id": new.leader, "phase": new.phase, "previous": old.phase if old else None},
-                now,
-            )
+            self._emit(ev.PhaseChanged(new.leader, new.phase, old.phase if old else None), now)
         if old is None or old.zones != new.zones:
-            self._emit(
-                "ambience_applied",
-                {"community_id": new.leader, "phase": new.phase, "zones": zones_json(new.zones)},
-                now,
-            )
+            self._emit(ev.AmbienceApplied(new.leader, new.phase, zones_json(new.zones)), now)
         old_clamps = set(old.clamps) if old else set()
         for clamp in new.clamps:
             if clamp not in old_clamps:
-                self._emit("limit_clamped", asdict(clamp), now)
+                self._emit(ev.LimitClamped(clamp.zone, clamp.field, clamp.requested, clamp.applied, clamp.limit), now)
         state = json.dumps(self.state_json(new), separators=(",", ":"))
         if state != self._state_json:
             self._state_json = state
@@ -1007,17 +960,10 @@ class Service:
         for device_id, change, light_id in sent:
             self.shadows[device_id] = on_command(self.shadows[device_id], change, now)
             self.stats.commands_sent += 1
-            self._emit(
-                "command_sent",
-                {
-                    "device_id": device_id,
-                    "bridge": bridge,
-                    "light": light_id,
-                    "group": via_group.get(light_id),
-                    "payload": bodies[light_id],
-                },
-                now,
+            event = ev.CommandSent(
+                device_id, bodies[light_id], bridge=bridge, light=light_id, group=via_group.get(light_id)
             )
+            self._emit(event, now)
 
     def _schedule_wake(self, at: float) -> None:
         """Wake the reconciler at loop time `at`, unless a wake at or before then is already pending."""
@@ -1040,21 +986,20 @@ class Service:
         self.bus.publish(md.set_topic, json.dumps(payload, separators=(",", ":")), qos=1)
         self.shadows[command.device_id] = on_command(self.shadows[command.device_id], command.change, now)
         self.stats.commands_sent += 1
-        self._emit("command_sent", {"device_id": command.device_id, "topic": md.set_topic, "payload": payload}, now)
+        self._emit(ev.CommandSent(command.device_id, payload, topic=md.set_topic), now)
 
     # -- record ----------------------------------------------------------------------------------------------
 
     def _emit(
         self,
-        type_: str,
-        payload: dict[str, Any],
+        event: ev.EventBody,
         now: datetime,
         mutations: list[rec.Mutation] | None = None,
         *,
         durable: bool = False,
     ) -> asyncio.Future[int] | None:
         assert self.record is not None
-        return self.record.emit(type_, payload, now, mutations or (), durable=durable)
+        return self.record.emit(event.TYPE, event.body(), now, mutations or (), durable=durable)
 
 
 def _view(state: DeviceState | None) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""The controller's own MQTT topics (CONTRACT 4), in one place for the service and the Home Assistant discovery."""
+"""The controller's own MQTT topics (docs/contract.md §4), in one place for the service and the Home Assistant
+discovery."""
 
 from __future__ import annotations
 

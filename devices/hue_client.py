@@ -34,6 +34,8 @@ from typing import Any
 
 import phue
 
+from profiles.exceptions import AmbienceError
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 3.0  # a bridge answers in well under a second; this bounds a poll when it has gone away
@@ -50,7 +52,7 @@ class ApiErrorObject:
     description: str
 
 
-class HueError(Exception):
+class HueError(AmbienceError):
     """Talking to a Hue bridge failed; `host` names the bridge."""
 
     def __init__(self, host: str, message: str) -> None:

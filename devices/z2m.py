@@ -1,4 +1,4 @@
-"""The Zigbee2MQTT dialect (CONTRACT section 4): capability states to `/set` payloads and state payloads back.
+"""The Zigbee2MQTT dialect (docs/contract.md §4): capability states to `/set` payloads and state payloads back.
 
 Converters are tables both ways, as in zigbee-herdsman-converters: the to-device tables are keyed by state
 field and return payload fragments; the from-device tables are keyed by payload key and return partial

@@ -5,6 +5,7 @@ Imports nothing else of ours: every other package builds on these types.
 
 from profiles.communities import Community, CommunityExists, CommunityStore
 from profiles.errors import ROOT, FieldError, ProfileError, field_errors
+from profiles.exceptions import AmbienceError
 from profiles.loader import (
     FILE,
     DocumentKind,
@@ -51,6 +52,7 @@ __all__ = [
     "ALL_ZONES",
     "FILE",
     "ROOT",
+    "AmbienceError",
     "ApiSettings",
     "Audio",
     "Celsius",

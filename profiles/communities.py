@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from profiles.exceptions import AmbienceError
 from profiles.sqlite import open_db
 
 __all__ = ["Community", "CommunityExists", "CommunityStore", "hash_secret"]
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS communities (
 """
 
 
-class CommunityExists(ValueError):
+class CommunityExists(AmbienceError, ValueError):
     """A community with that id is already registered."""
 
 

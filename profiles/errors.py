@@ -3,7 +3,7 @@
 Venue staff and community members read these (in `ambience check` and in the API's 422 bodies), so pydantic's
 developer-facing messages are rewritten into short phrases and the location is a dotted path.
 
-    ValueError
+    AmbienceError (profiles/exceptions.py), ValueError
      +-- ProfileError    a profile or venue config is unreadable or invalid; carries FieldErrors
 """
 
@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+
+from profiles.exceptions import AmbienceError
 
 __all__ = ["ROOT", "FieldError", "ProfileError", "field_errors"]
 
@@ -34,7 +36,7 @@ class FieldError:
         return f"{self.path}: {self.message}"
 
 
-class ProfileError(ValueError):
+class ProfileError(AmbienceError, ValueError):
     """A profile or venue config could not be read or is invalid; `errors` lists every problem found.
 
     `source` names the file when there is one, so a caller can print `venue.yaml: zones: required`.

@@ -1,4 +1,4 @@
-"""A community's ambience profile (CONTRACT section 3): what the room should feel like when they are here.
+"""A community's ambience profile (docs/contract.md §3): what the room should feel like when they are here.
 
 Every section and every field is optional: `None` means "this profile does not care", so the resolver can
 layer phases over the base and zone entries over the top level. Unknown fields are rejected, never ignored,

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 
 from profiles.errors import ProfileError
+from profiles.exceptions import AmbienceError
 from profiles.loader import FILE, JSON_SUFFIXES, YAML_SUFFIXES, parse_profile, read_document
 from profiles.profile import Profile, canonical_json
 from profiles.sqlite import open_db
@@ -76,7 +77,7 @@ def etag_matches(header: str, etag: str | None) -> bool:
     return bool(tags & {"*", f'"{etag}"', etag})
 
 
-class PreconditionFailed(Exception):
+class PreconditionFailed(AmbienceError):
     """The `If-Match` a writer gave no longer matches the latest version (`current`, None if there is none)."""
 
     def __init__(self, current: ProfileVersion | None) -> None:

@@ -1,4 +1,4 @@
-"""A venue's configuration (CONTRACT section 2): its broker, API, store, limits, policy, zones and devices.
+"""A venue's configuration (docs/contract.md §2): its broker, API, store, limits, policy, zones and devices.
 
 Secrets never live in this file: it names environment variables (`password_env`, `admin_token_env`,
 `token_env`, `username_env`) and the service reads them at start. Cross-field rules (a device's zone exists,

@@ -1,4 +1,4 @@
-"""`ambience check`, `ambience schema` and usage errors, run as a user runs them (CONTRACT sections 1-3).
+"""`ambience check`, `ambience schema` and usage errors, run as a user runs them (docs/contract.md §1-3).
 
 Exit codes: 0 ok, 1 invalid input (one clear line per error, never a traceback), 2 usage.
 """

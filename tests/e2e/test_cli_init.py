@@ -1,4 +1,4 @@
-"""`ambience init` (CONTRACT section 1), run as an operator runs it: its output passes `ambience check` as written."""
+"""`ambience init` (docs/contract.md §1), run as an operator runs it: its output passes `ambience check` as written."""
 
 from __future__ import annotations
 

@@ -278,7 +278,7 @@ def _retained_or_none(url: str, topic: str) -> bytes | None:
 
 
 def availability(listener: Listener, device_topic: str) -> str | None:
-    """A device's retained availability: `{"state":"online"}` or plain `online` (CONTRACT section 4)."""
+    """A device's retained availability: `{"state":"online"}` or plain `online` (docs/contract.md §4)."""
     raw = listener.last.get(f"{device_topic}/availability")
     if raw is None:
         return None

@@ -2,7 +2,7 @@
 Mosquitto restarted (with and without its persistence), victoria-metrics (the InfluxDB-protocol server) stopped
 for an outage, the service restarted while a person's override lasts, a device that keeps losing power.
 
-What a venue relies on (DESIGN.md, CONTRACT sections 4 and 6): a kiosk's QoS 1 check-in is never lost (persistent
+What a venue relies on (DESIGN.md, docs/contract.md §4 and §6): a kiosk's QoS 1 check-in is never lost (persistent
 session, acknowledged only after it is in the record), every event in the SQLite record reaches the time-series
 server, the room ends in the mood of who is there, a person's change survives a restart, and a flapping device is
 not flooded with commands.

@@ -1,5 +1,6 @@
-"""resolve, rule by rule of CONTRACT 3: eligibility, the three policies, default profile, phases, zones, occupancy,
-limits. Every test looks at what a user sees: the desired ambience per zone, the active community, the clamps."""
+"""resolve, rule by rule of docs/contract.md §3: eligibility, the three policies, default profile, phases, zones,
+occupancy, limits. Every test looks at what a user sees: the desired ambience per zone, the active community,
+the clamps."""
 
 from __future__ import annotations
 

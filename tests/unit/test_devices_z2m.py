@@ -12,7 +12,7 @@ from devices.compare import differences
 from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState
 from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
 
-# The real payloads of CONTRACT section 4.
+# The real payloads of docs/contract.md §4.
 HUE_BULB = {
     "state": "ON",
     "brightness": 254,

@@ -1,4 +1,4 @@
-"""Every range of CONTRACT section 3 and of the venue's settings: accepted at the bounds, rejected just outside."""
+"""Every range of docs/contract.md §3 and of the venue's settings: accepted at the bounds, rejected just outside."""
 
 from __future__ import annotations
 
