@@ -1,7 +1,7 @@
 """The service's MQTT connection: paho-mqtt 2.x with its network loop in its own thread, seen as an asyncio queue.
 
-paho's callbacks run on paho's thread; they only hand messages and connection changes to the event loop
-(`call_soon_threadsafe`), the one seam between the two worlds. Everything else awaits `Bus.messages`.
+paho's callbacks run on paho's thread; they only hand messages (in bunches) and connection changes to the event
+loop (`call_soon_threadsafe`), the one seam between the two worlds. Everything else awaits `Bus.messages`.
 
 - Persistent session (`clean_session=False`, stable client id): QoS 1 kiosk check-ins published while we were
   away are delivered when we are back.
@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +83,9 @@ class Bus:
         self.address = BrokerAddress.parse(url)
         self.subscriptions = list(subscriptions)
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        self._arrived: list[Message] = []  # from paho's thread, not yet on `messages`
+        self._arrived_lock = threading.Lock()
+        self._drain_posted = False
         self.connected = False
         self._birth = birth
         self._on_connect = on_connect
@@ -163,8 +167,23 @@ class Bus:
         self._post(self._set_connected, False)
 
     def _paho_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        """Messages cross to the loop in bunches: one wake-up for all that arrived until the loop took them, not one
+        `call_soon_threadsafe` (a callback and a write to the loop's self-pipe) per message, which in a flood of
+        thousands a second queued so many callbacks that an HTTP request waited behind them."""
         message = Message(msg.topic, bytes(msg.payload), msg.qos, bool(msg.retain), msg.mid)
-        self._post(self.messages.put_nowait, message)
+        with self._arrived_lock:
+            self._arrived.append(message)
+            if self._drain_posted:
+                return
+            self._drain_posted = True
+        self._post(self._drain)
+
+    def _drain(self) -> None:
+        with self._arrived_lock:
+            arrived, self._arrived = self._arrived, []
+            self._drain_posted = False
+        for message in arrived:
+            self.messages.put_nowait(message)
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         loop = self._loop

@@ -350,9 +350,17 @@ def _resolve(batch: list[_Pending], resolve: Callable[[_Pending], None]) -> None
             log.debug("event record: %d waiters of a closed event loop", len(items))
 
 
+_RESOLVE_SLICE = 64
+"""Waiters resolved per turn of the loop: each one's callbacks (an MQTT acknowledgement, an API response) run in the
+next turn, so a committed batch of thousands is handed over in slices and a request to /healthz waits behind one
+slice, not behind the whole batch."""
+
+
 def _resolve_all(items: list[_Pending], resolve: Callable[[_Pending], None]) -> None:
-    for item in items:
+    for item in items[:_RESOLVE_SLICE]:
         resolve(item)
+    if len(items) > _RESOLVE_SLICE:
+        asyncio.get_running_loop().call_soon(_resolve_all, items[_RESOLVE_SLICE:], resolve)
 
 
 def _set_result(future: asyncio.Future[int] | None, value: int) -> None:

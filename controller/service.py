@@ -57,7 +57,7 @@ from .topics import Topics
 log = logging.getLogger(__name__)
 
 _REJECT_ERRORS_MAX = 20
-_BATCH = 200  # messages handled before the consumer lets the loop run anything else
+_BATCH = 64  # messages handled before the consumer lets the loop run anything else
 
 
 @dataclass(slots=True)
