@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from controller.service import Service
+from controller.shell.service import Service
 from profiles.errors import FieldError
 
 from .deps import Context

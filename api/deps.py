@@ -21,8 +21,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CollectorRegistry
 
-from controller.record import EventRecord
-from controller.service import Service
+from controller.shell.record import EventRecord
+from controller.shell.service import Service
 from profiles.communities import CommunityStore
 from profiles.store import ProfileStore
 

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from controller.service import Service
+from controller.shell.service import Service
 
 __all__ = ["ServiceCollector", "registry_for"]
 

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from controller.inputs import ECHO_MAX, MEMBER_ID_MAX
+from controller.core.inputs import ECHO_MAX, MEMBER_ID_MAX
 from profiles.errors import FieldError, field_errors
 from profiles.profile import Profile
 from profiles.units import Slug

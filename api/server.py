@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from controller.service import Service
+from controller.shell.service import Service
 
 from .connections import bounded_h11
 from .limits import Limits

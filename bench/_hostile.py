@@ -10,7 +10,7 @@ served, and `Tree.check_imports` proves it before anything starts.
 `Venue` writes `<tree>/examples/venue.yaml` into a temporary folder with a fresh venue id, the broker's URL, the
 store in that folder, the tree's example profiles and a free API port, then starts, each as a real process:
 
-- Mosquitto on a free loopback port (the config `controller.broker.MosquittoBroker` writes by default: persistence
+- Mosquitto on a free loopback port (the config `controller.cli.broker.MosquittoBroker` writes by default: persistence
   saved once a second; the per-client queue is raised so a flood is queued, not dropped),
 - the service, `python -m controller --log-level warning run --config F`, with the admin token in the
   environment variable the config names,
@@ -24,7 +24,6 @@ SIGTERM if this process dies without cleaning up. Nothing listens or connects be
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import http.client
 import json
 import math
@@ -41,14 +40,15 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
+from _process import die_with_parent
 from paho.mqtt.enums import CallbackAPIVersion
 
 HOST = "127.0.0.1"
@@ -150,34 +150,6 @@ class RssSampler(threading.Thread):
 # -- processes ---------------------------------------------------------------------------------------------------
 
 
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _LIBC = None
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it if the benchmark dies without cleaning up (Linux only)."""
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM/SIGHUP behave like Ctrl-C (KeyboardInterrupt), so `finally` blocks clean up."""
-    previous = {sig: signal.signal(sig, _sigterm_as_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def find_mosquitto() -> str:
     found = shutil.which("mosquitto") or next((c for c in MOSQUITTO_CANDIDATES if os.access(c, os.X_OK)), None)
     if found is None:
@@ -226,13 +198,20 @@ def _stop_process(proc: subprocess.Popen[bytes] | None, grace_s: float = STOP_GR
 
 _IMPORT_CHECK = """
 import json, sys
-from importlib.metadata import entry_points
 import controller
-found = list(entry_points(group="ambience.http"))
-out = {"controller": controller.__file__, "entry_point": found[0].value if found else None, "api": None}
+out = {"controller": controller.__file__, "entry_point": None, "api": None}
+try:
+    from importlib.metadata import entry_points
+    found = list(entry_points(group="ambience.http"))  # how older trees found the API
+except Exception:
+    found = []
 if found:
+    out["entry_point"] = found[0].value
     serve = found[0].load()
     out["api"] = sys.modules[serve.__module__].__file__
+else:
+    import api.server
+    out["api"] = api.server.__file__
 print(json.dumps(out))
 """
 
@@ -646,7 +625,7 @@ class Venue:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - spawned before any thread of ours exists
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - spawned before any thread of ours exists
             )
 
     def start(self) -> None:

@@ -3,7 +3,7 @@
 `BenchVenue` writes a venue YAML into a temporary folder (a fresh venue id and base topic, the store in the same
 folder, `profiles_dir` pointing at the example profiles), then starts, each as a real process:
 
-- Mosquitto on a free loopback port (`controller.broker.MosquittoBroker`),
+- Mosquitto on a free loopback port (`controller.cli.broker.MosquittoBroker`),
 - the simulated devices (`python -m firmware_sim --config F --url U`),
 - the service (`python -m controller run --config F`),
 
@@ -27,7 +27,6 @@ modelled: the benchmarks use profiles and durations where neither applies.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import math
 import os
@@ -40,17 +39,18 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
+from _process import die_with_parent
 from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from profiles.loader import load_document, load_profile
 from profiles.profile import Profile
 
@@ -438,34 +438,6 @@ def broker_round_trips(host: str, port: int, samples: int, timeout_s: float = 2.
 # -- processes ---------------------------------------------------------------------------------------------------
 
 
-try:
-    _LIBC: ctypes.CDLL | None = ctypes.CDLL(None, use_errno=True)
-except OSError:
-    _LIBC = None
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM it if the benchmark dies without cleaning up (Linux only)."""
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _sigterm_as_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM/SIGHUP behave like Ctrl-C (KeyboardInterrupt), so `finally` blocks clean up."""
-    previous = {sig: signal.signal(sig, _sigterm_as_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def _tail(path: Path, chars: int = 1500) -> str:
     try:
         return path.read_text(errors="replace")[-chars:]
@@ -541,7 +513,7 @@ class BenchVenue:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - called before any thread of ours exists
+                preexec_fn=die_with_parent,  # noqa: PLW1509 - called before any thread of ours exists
             )
         finally:
             log.close()
@@ -559,7 +531,7 @@ class BenchVenue:
         else:  # a diagnostic: the same service with another GIL switch interval (CPython's default is 5 ms)
             code = (
                 f"import sys; sys.setswitchinterval({self.switch_interval_s!r}); "
-                f"from controller.cli import main; sys.exit(main({cli!r}))"
+                f"from controller.cli.commands import main; sys.exit(main({cli!r}))"
             )
             self.service = self._spawn("service", [py, "-c", code])
         host, port = self.broker.host, self.broker.port

@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from _venue import BROKER_KINDS, BenchError, BenchVenue, fmt, interruptible, percentile
+from _process import interruptible
+from _venue import BROKER_KINDS, BenchError, BenchVenue, fmt, percentile
 
 BLOCK = 40  # messages per community block: the leader changes about every BLOCK messages
 PRESENT = 10  # members kept present (check-outs start once this many are in)

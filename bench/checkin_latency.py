@@ -40,7 +40,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from _venue import BROKER_KINDS, BenchError, BenchVenue, broker_round_trips, fmt, interruptible, summary_ms
+from _process import interruptible
+from _venue import BROKER_KINDS, BenchError, BenchVenue, broker_round_trips, fmt, summary_ms
 
 COMMUNITY = "book-club"
 PRE_GAP_S = 0.05  # between the first member's check-in and the second's: people do not arrive together

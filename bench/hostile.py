@@ -76,7 +76,6 @@ from _hostile import (
     cpu_seconds,
     fmt,
     http_get,
-    interruptible,
     json_body,
     json_safe,
     mib,
@@ -84,6 +83,7 @@ from _hostile import (
     percentile,
     post_raw,
 )
+from _process import interruptible
 
 Report = tuple[list[str], dict[str, Any]]
 CHECKINS = "/api/v1/checkins"

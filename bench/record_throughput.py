@@ -43,8 +43,8 @@ from typing import Any
 
 from _venue import fmt, interruptible, percentile, summary_ms
 
-from controller.forwarder import InfluxForwarder
-from controller.record import EventRecord, Mutation, presence_upsert
+from controller.shell.forwarder import InfluxForwarder
+from controller.shell.record import EventRecord, Mutation, presence_upsert
 from profiles.venue import InfluxSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' victoria-metrics runner, one copy

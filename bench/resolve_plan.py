@@ -3,7 +3,7 @@
 What is measured. A venue config of N devices (lights over bar/lounge plus a thermostat, speaker and scent
 diffuser; built with the real models, `profiles.loader.parse_venue`), the example profiles
 (`profiles.loader.load_profile`), and a presence of `--members` members spread over the three example
-communities (`controller.presence.check_in`). One call is `resolve(presence, profiles, venue, activations, now)`
+communities (`controller.core.presence.check_in`). One call is `resolve(presence, profiles, venue, activations, now)`
 followed by `plan(devices, resolution.zones, shadows, now)`, timed with `time.perf_counter_ns` after a warm-up,
 for two cases:
 
@@ -34,10 +34,10 @@ from typing import Any
 
 from _venue import EXAMPLE_VENUE, ZONES, fmt, generate_devices, load_profiles, percentile
 
-from controller.plan import DEFAULT_MIRED_RANGE, desired_for, plan
-from controller.presence import Presence, check_in
-from controller.resolve import resolve
-from controller.shadow import Shadow
+from controller.core.plan import DEFAULT_MIRED_RANGE, desired_for, plan
+from controller.core.presence import Presence, check_in
+from controller.core.resolve import resolve
+from controller.core.shadow import Shadow
 from devices.z2m import from_z2m, to_z2m
 from profiles.loader import load_document, parse_venue
 from profiles.profile import Profile

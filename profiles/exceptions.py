@@ -12,9 +12,9 @@ with the noun it is about (httpx `_exceptions.py` draws its tree the same way).
      |    +-- HueApiError                 it answered with an error (type, address, description)
      |         +-- HueUnauthorized        it does not know our username
      |         +-- HueLinkButtonNotPressed  pairing needs its button
-     +-- RecordError (RuntimeError)       controller/record.py: the event record cannot be written: stop
-     +-- UnstorableEvent (ValueError)     controller/record.py: this event cannot be stored: reject its input
-     +-- BrokerError (RuntimeError)       controller/broker.py: a broker for the demo or tests would not start
+     +-- RecordError (RuntimeError)       controller/shell/record.py: the event record cannot be written: stop
+     +-- UnstorableEvent (ValueError)     controller/shell/record.py: this event cannot be stored: reject its input
+     +-- BrokerError (RuntimeError)       controller/cli/broker.py: a broker for the demo or tests would not start
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ if [ "$want_test" = 1 ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   command -v faketime >/dev/null || missing+=(faketime)  # retention under a clock that jumped
+  command -v node >/dev/null || missing+=(nodejs)  # `node --test tests/js`: the dashboard's modules
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
   # Validates docker-compose.yml without a Docker engine (`docker-compose config`); not its recommended engine.
   command -v docker-compose >/dev/null || apt_install --no-install-recommends docker-compose

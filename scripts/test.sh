@@ -8,4 +8,7 @@ export CI="${CI:-1}"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The dashboard's pure modules, with Node's own runner (no npm packages). The files, not the folder: node 21 and
+# later take `node --test tests/js/` for one file to run (nodejs/node#50219).
+node --test tests/js/*.test.mjs
 .venv/bin/python -m pytest "$@"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoBroker, find_mosquitto
+from controller.cli.broker import MosquittoBroker, find_mosquitto
 
 
 @pytest.fixture(scope="session")

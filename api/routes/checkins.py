@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from controller.inputs import shown
-from controller.presence import CheckIn
+from controller.core.inputs import shown
+from controller.core.presence import CheckIn
 
 from ..deps import ADMIN_ONLY, INVALID, NOT_FOUND, TOO_LARGE, Admin, Ctx
 from ..models import CheckInRequest, CheckInResult, CheckOutRequest, CheckOutResult

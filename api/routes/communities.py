@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, status
 
-from controller.inputs import shown
+from controller.core.inputs import shown
 from profiles.communities import CommunityExists
 
 from ..deps import ADMIN_ONLY, INVALID, TOO_LARGE, Admin, Ctx

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from controller.record import Event
+from controller.shell.record import Event
 
 from ..deps import ADMIN_ONLY, INVALID, Admin, Context, Ctx
 from ..models import EventPage

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from controller.inputs import shown
+from controller.core.inputs import shown
 from profiles.errors import FieldError, ProfileError
 from profiles.loader import parse_profile
 from profiles.profile import Profile

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from controller.inputs import shown
+from controller.core.inputs import shown
 from profiles.errors import FieldError
 
 from ..deps import ADMIN_ONLY, TOO_LARGE, Admin, Ctx

@@ -16,7 +16,7 @@ import httpx
 
 from api.limits import Limits
 from api.server import serve
-from controller.broker import free_port
+from controller.cli.broker import free_port
 from profiles.venue import VenueConfig
 from tests.integration.harness import Venue, running_venue
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from tests.api.harness import ADMIN_TOKEN, bearer, running_api
 from tests.integration.harness import example_venue, run
 

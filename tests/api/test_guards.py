@@ -16,7 +16,7 @@ from api.gate import needs_token
 from api.log_filters import ACCEPT_FAILED, RepeatFilter
 from api.models import DETAIL_MAX, cut, validation_problem
 from api.tokens import TokenCache
-from controller.service import Service
+from controller.shell.service import Service
 from profiles.errors import FieldError
 from tests.integration.harness import example_venue
 

@@ -15,7 +15,7 @@ import pytest
 
 from api.deps import BAD_TOKEN, NO_TOKEN
 from api.limits import MAX_BODY_BYTES, Limits
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from tests.api.harness import ADMIN, ADMIN_TOKEN, Api, running_api
 from tests.api.wire import Answer, Wire, chunk, request_head, wire
 from tests.integration.harness import example_venue, run

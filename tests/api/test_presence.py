@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from api.server import serve
-from controller.broker import MosquittoBroker, free_port
+from controller.cli.broker import MosquittoBroker, free_port
 from tests.api.harness import ADMIN, ADMIN_TOKEN, Api, running_api
 from tests.integration.harness import example_venue, run, running_venue, wait_until
 

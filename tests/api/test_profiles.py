@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from tests.api.harness import Api, running_api
 from tests.integration.harness import example_venue, run, wait_until
 

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from tests.api.harness import ADMIN, running_api
 from tests.integration.harness import example_venue, run
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from controller.broker import MosquittoBroker, free_port
+from controller.cli.broker import MosquittoBroker, free_port
 from tests.e2e.cli import wait_until
 from tests.integration.harness import Venue, example_venue, running_venue
 
@@ -223,6 +223,9 @@ def test_dashboard_follows_the_room_live(
             expect(lamp).to_have_attribute("data-color", club_hex)
             assert lamp.get_attribute("data-color") == live.device(LAMP)["reported"]["color_hex"]
             expect(lamp.locator(".swatch")).to_have_css("background-color", _rgb(club_hex))
+            # In sync by the server's own judgement (`in_sync`), so no "differs" badge.
+            expect(lamp).to_have_attribute("data-sync", "true")
+            expect(lamp.locator(".badge.drift")).to_be_hidden()
             expect(page.locator("#active-profile")).to_have_attribute("data-profile", "book-club")
             club = page.locator('#presence li[data-community="book-club"]')
             expect(club).to_have_attribute("data-count", "2")
@@ -247,6 +250,15 @@ def test_dashboard_follows_the_room_live(
             expect(editor).to_be_enabled()
             expect(editor).to_have_value(_contains('"community_id": "book-club"'))
             profile = json.loads(editor.input_value())
+            # Text that is not JSON is refused before anything is sent, and the line where it stops being JSON is
+            # marked (Chromium's message names no position for an unexpected token: the page finds the line).
+            broken = editor.input_value().replace('"book-club",', "book-club,", 1)
+            editor.fill(broken)
+            page.click("#profile-save")
+            broken_line = next(i for i, line in enumerate(broken.splitlines(), 1) if " book-club," in line)
+            expect(page.locator("#profile-errors li")).to_have_attribute("data-path", f"line {broken_line}")
+            expect(page.locator("#profile-backdrop .bad")).to_have_attribute("data-line", str(broken_line))
+            expect(page.locator("#profile-status")).to_contain_text("not valid JSON")
             profile["lighting"]["brightness"] = 140
             edited = json.dumps(profile, indent=2)
             editor.fill(edited)

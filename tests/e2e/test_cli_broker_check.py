@@ -1,11 +1,9 @@
-"""`ambience run` warns about a broker that keeps no persistence (controller/broker_check.py): against a real Mosquitto
-started without persistence, and against the trap itself, Mosquitto started as root with a 0700 persistence folder
-of root's that its `mosquitto` user cannot write. The broker restarts while the controller runs, as it does on an
-upgrade or a power cut, and loses what it held: the controller says so in one warning line that names the fix.
-
-A broker that does keep its messages gives no warning: tests/e2e/test_cli_init.py runs the starter against
-deploy/mosquitto/ambience.conf in Debian's layout.
-"""
+"""`ambience run` warns about a broker that keeps no persistence (controller/shell/broker_check.py): against a real
+Mosquitto started without persistence, and against the trap itself, Mosquitto started as root with a 0700
+persistence folder of root's that its `mosquitto` user cannot write. The broker restarts while the controller runs,
+as it does on an upgrade or a power cut, and loses what it held: the controller says so in one warning line that
+names the fix. A broker that does keep its messages gives no warning: tests/e2e/test_cli_init.py runs the starter
+against deploy/mosquitto/ambience.conf in Debian's layout."""
 
 from __future__ import annotations
 
@@ -17,14 +15,14 @@ from typing import Any, Protocol
 
 import pytest
 
-from controller.broker import MosquittoBroker, find_mosquitto, free_port
+from controller.cli.broker import MosquittoBroker, find_mosquitto, free_port
 from tests.e2e.cli import Proc, lines, started, wait_until
 from tests.e2e.test_cli_run import write_venue
 from tests.integration.debian_mosquitto import DebianMosquitto
 
 pytestmark = pytest.mark.integration
 
-CHECK = "controller.broker_check"
+CHECK = "controller.shell.broker_check"
 
 
 class Broker(Protocol):

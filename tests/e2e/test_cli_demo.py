@@ -19,7 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.broker import find_mosquitto, free_port
+from controller.cli.broker import find_mosquitto, free_port
 from tests.e2e.cli import Proc, cli_env, lines, processes_mentioning, started, wait_until
 from tests.integration.harness import Kiosk
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from controller.broker import MosquittoBroker, free_port
+from controller.cli.broker import MosquittoBroker, free_port
 from profiles.loader import load_document
 from tests.e2e.cli import EXAMPLES, ambience, cli_env, lines, started, wait_until
 from tests.integration.debian_mosquitto import DebianMosquitto
@@ -153,7 +153,7 @@ def test_the_starter_against_the_deploy_broker_keeps_its_messages_across_the_bro
 
             def checks() -> list[dict[str, Any]]:
                 entries = [json.loads(line) for line in lines(run.stderr)]
-                return [e for e in entries if e["logger"] == "controller.broker_check"]
+                return [e for e in entries if e["logger"] == "controller.shell.broker_check"]
 
             wait_until(lambda: len(checks()) == 1, 20, "the first broker check", run)
             broker.stop()

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.broker import MosquittoBroker, free_port
+from controller.cli.broker import MosquittoBroker, free_port
 from profiles.loader import load_document
 from tests.e2e.cli import EXAMPLES, Proc, ambience, lines, started, wait_until
 from tests.integration.harness import Kiosk, Listener

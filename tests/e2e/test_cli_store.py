@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from tests.e2e.cli import ambience, lines
 from tests.e2e.test_cli_run import write_venue
 

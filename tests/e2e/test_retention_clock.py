@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoBroker
-from controller.record import EventRecord
+from controller.cli.broker import MosquittoBroker
+from controller.shell.record import EventRecord
 from tests.e2e.cli import cli_env, started, wait_until
 from tests.e2e.test_cli_run import write_venue
 

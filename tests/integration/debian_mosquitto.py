@@ -20,7 +20,7 @@ from typing import Literal
 
 import pytest
 
-from controller.broker import find_mosquitto, wait_for_port
+from controller.cli.broker import find_mosquitto, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MOSQUITTO_CONF = ROOT / "deploy" / "mosquitto" / "ambience.conf"

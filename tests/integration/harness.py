@@ -18,9 +18,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from controller.bus import BrokerAddress
-from controller.record import Event
-from controller.service import Service
+from controller.shell.bus import BrokerAddress
+from controller.shell.record import Event
+from controller.shell.service import Service
 from firmware_sim import FaultPlan, SimulatedVenue
 from profiles.loader import load_venue
 from profiles.venue import VenueConfig

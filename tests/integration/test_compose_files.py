@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.broker import die_with_parent, find_mosquitto, free_port, wait_for_port
+from controller.cli.broker import die_with_parent, find_mosquitto, free_port, wait_for_port
 from tests.e2e.cli import Proc, cli_env, started, wait_until
 from tests.integration.victoria import VictoriaMetrics
 
@@ -429,7 +429,7 @@ def test_dockerignore_keeps_secrets_local_data_and_the_venv_out() -> None:
     kept_out = (".git", ".venv", ".venv/bin/python", ".env", ".env.local", "data", "data/x.db", "examples/data/x.db")
     for path in kept_out:
         assert ignored(path, patterns), path
-    for path in ("controller/cli.py", "api/static/index.html", "pyproject.toml", "README.md"):
+    for path in ("controller/cli/commands.py", "api/static/index.html", "pyproject.toml", "README.md"):
         assert not ignored(path, patterns), path
 
 

@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from api.limits import MAX_CONNECTIONS
-from controller.broker import free_port, wait_for_port
+from controller.cli.broker import free_port, wait_for_port
 from tests.integration.debian_mosquitto import (
     DEBIAN_DATA_DIR,
     DEBIAN_MAIN_CONF,

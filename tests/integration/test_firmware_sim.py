@@ -22,7 +22,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from firmware_sim import SimLight, SimulatedVenue, ThermalParams
 
 pytestmark = pytest.mark.integration

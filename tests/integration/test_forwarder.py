@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoBroker
-from controller.forwarder import InfluxForwarder
-from controller.record import EventRecord
+from controller.cli.broker import MosquittoBroker
+from controller.shell.forwarder import InfluxForwarder
+from controller.shell.record import EventRecord
 from profiles.venue import InfluxSettings
 from tests.integration.victoria import VictoriaMetrics
 

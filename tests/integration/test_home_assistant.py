@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from controller.broker import MosquittoBroker
-from controller.home_assistant import AUTO
+from controller.cli.broker import MosquittoBroker
+from controller.core.home_assistant import AUTO
 from profiles.venue import VenueConfig
 from tests.integration.harness import Listener, Venue, example_venue, run, running_venue, wait_until
 

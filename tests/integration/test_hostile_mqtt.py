@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from tests.integration.harness import example_venue, run, running_venue, wait_until
 
 pytestmark = pytest.mark.integration

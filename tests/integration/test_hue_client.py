@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from controller.hue_cli import lights, pair
+from controller.cli.hue_cli import lights, pair
 from devices.compare import differences
 from devices.hue import from_hue, light_mireds, to_hue
 from devices.hue_client import (

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from devices.compare import differences
 from devices.hue import from_hue
 from devices.states import LightState

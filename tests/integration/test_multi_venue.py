@@ -35,8 +35,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from controller.broker import MosquittoBroker, find_mosquitto
-from controller.bus import BrokerAddress
+from controller.cli.broker import MosquittoBroker, find_mosquitto
+from controller.shell.bus import BrokerAddress
 from profiles.loader import load_profile, parse_profile
 from profiles.profile import Profile, canonical_json
 from profiles.venue import InfluxSettings

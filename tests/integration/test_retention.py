@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import MosquittoBroker
-from controller.record import EventRecord
+from controller.cli.broker import MosquittoBroker
+from controller.shell.record import EventRecord
 from profiles.venue import InfluxSettings
 from tests.integration.harness import example_venue, run, running_venue, wait_until
 from tests.integration.victoria import VictoriaMetrics
@@ -62,7 +62,7 @@ def test_without_a_forwarder_only_age_decides(mosquitto: MosquittoBroker, tmp_pa
     config = config.model_copy(update={"store": config.store.model_copy(update={"retention_days": 7})})
     old = seed_old_events(Path(config.store.path), config.venue.id, 20, age_days=8)
     young = seed_old_events(Path(config.store.path), config.venue.id, 5, age_days=6)
-    # The venue ran until now: its newest event agrees with the clock (controller/retention.py believes it).
+    # The venue ran until now: its newest event agrees with the clock (controller/core/retention.py believes it).
     young |= seed_old_events(Path(config.store.path), config.venue.id, 1, age_days=0)
 
     async def scenario() -> None:

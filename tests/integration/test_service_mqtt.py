@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.broker import MosquittoBroker, free_port
+from controller.cli.broker import MosquittoBroker, free_port
 from tests.integration.harness import EXAMPLES, Listener, example_venue, run, running_venue, wait_until
 
 pytestmark = pytest.mark.integration

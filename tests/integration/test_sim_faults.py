@@ -23,7 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.broker import MosquittoBroker
+from controller.cli.broker import MosquittoBroker
 from firmware_sim import FaultPlan, SimulatedVenue
 
 pytestmark = pytest.mark.integration

@@ -37,8 +37,8 @@ from typing import Any
 
 import pytest
 
-from controller.broker import MosquittoBroker
-from controller.plan import DEFAULT_MIRED_RANGE, desired_for
+from controller.cli.broker import MosquittoBroker
+from controller.core.plan import DEFAULT_MIRED_RANGE, desired_for
 from devices.compare import differences
 from devices.z2m import from_z2m
 from firmware_sim import FaultPlan

@@ -35,11 +35,11 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.broker import MosquittoBroker, die_with_parent, free_port
-from controller.bus import BrokerAddress
-from controller.forwarder import InfluxForwarder
-from controller.record import EventRecord
-from controller.service import Service
+from controller.cli.broker import MosquittoBroker, die_with_parent, free_port
+from controller.shell.bus import BrokerAddress
+from controller.shell.forwarder import InfluxForwarder
+from controller.shell.record import EventRecord
+from controller.shell.service import Service
 from firmware_sim import SimulatedVenue
 from firmware_sim.device import SimDevice
 from profiles.loader import load_document, load_venue

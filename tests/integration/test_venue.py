@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker import EmbeddedBroker, MosquittoBroker
+from controller.cli.broker import EmbeddedBroker, MosquittoBroker
 from tests.integration.harness import Venue, example_venue, run, running_venue, wait_until
 
 pytestmark = pytest.mark.integration

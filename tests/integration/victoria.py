@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from controller.broker import die_with_parent, free_port
+from controller.cli.broker import die_with_parent, free_port
 
 
 class VictoriaMetrics:

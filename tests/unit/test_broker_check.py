@@ -1,4 +1,4 @@
-"""The broker persistence check's parsing and verdicts (controller/broker_check.py), without a broker:
+"""The broker persistence check's parsing and verdicts (controller/shell/broker_check.py), without a broker:
 tests/e2e/test_cli_broker_check.py runs it through `ambience run` against real Mosquittos."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.broker_check import (
+from controller.shell.broker_check import (
     SYS_STALE_S,
     Marker,
     Memory,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from controller.inputs import Kiosk, decode_object, invalid_text, parse_kiosk, shown
+from controller.core.inputs import Kiosk, decode_object, invalid_text, parse_kiosk, shown
 
 
 def kiosk(payload: bytes | dict[str, object], need_community: bool = True) -> tuple[Kiosk | None, list[str]]:

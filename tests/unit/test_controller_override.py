@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from controller.plan import plan
-from controller.resolve import ZoneAmbience
-from controller.shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
+from controller.core.plan import plan
+from controller.core.resolve import ZoneAmbience
+from controller.core.shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
 from devices.states import ClimateState, LightState
 from profiles.loader import parse_venue
 

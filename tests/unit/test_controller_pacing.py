@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.pacing import Pacer
+from controller.core.pacing import Pacer
 
 
 def test_the_first_command_goes_out_at_once_and_the_next_waits_for_the_window() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from controller.plan import Command, plan
-from controller.presence import Presence, check_in
-from controller.resolve import ZoneAmbience, resolve
-from controller.shadow import FIRST_RETRY, Shadow, on_availability, on_command, on_report
+from controller.core.plan import Command, plan
+from controller.core.presence import Presence, check_in
+from controller.core.resolve import ZoneAmbience, resolve
+from controller.core.shadow import FIRST_RETRY, Shadow, on_availability, on_command, on_report
 from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState
 from devices.units import hex_to_xy, mired_to_kelvin, z2m_to_percent
 from profiles.loader import parse_profile, parse_venue

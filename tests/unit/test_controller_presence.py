@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.presence import CheckIn, Member, Presence, check_in, check_out, expire, next_expiry
+from controller.core.presence import CheckIn, Member, Presence, check_in, check_out, expire, next_expiry
 
 T0 = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
 TTL = timedelta(hours=6)

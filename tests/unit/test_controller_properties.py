@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.plan import plan
-from controller.presence import Presence, check_in
-from controller.resolve import Resolution, resolve
-from controller.shadow import Shadow
+from controller.core.plan import plan
+from controller.core.presence import Presence, check_in
+from controller.core.resolve import Resolution, resolve
+from controller.core.shadow import Shadow
 from devices.compare import apply
 from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState
 from profiles.loader import parse_profile, parse_venue

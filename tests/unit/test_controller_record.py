@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from controller.record import EventRecord, RecordError, UnstorableEvent, presence_delete, presence_upsert, state_set
+from controller.shell.record import (
+    EventRecord,
+    RecordError,
+    UnstorableEvent,
+    presence_delete,
+    presence_upsert,
+    state_set,
+)
 
 T0 = datetime(2024, 5, 1, 18, 0, tzinfo=UTC)
 

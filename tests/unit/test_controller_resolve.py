@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from controller.presence import Presence, check_in
-from controller.resolve import Clamp, Resolution, resolve
+from controller.core.presence import Presence, check_in
+from controller.core.resolve import Clamp, Resolution, resolve
 from devices.states import AudioState, ClimateState, LightState, ScentState
 from devices.units import hex_to_xy
 from profiles.loader import load_profile, load_venue, parse_profile, parse_venue

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.retention import clock_tolerance, judge_clock, start_time
+from controller.core.retention import clock_tolerance, judge_clock, start_time
 
 TOLERANCE = clock_tolerance(90)
 

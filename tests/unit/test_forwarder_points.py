@@ -7,7 +7,7 @@ from typing import Any
 
 from influxdb_client.client.write.point import Point
 
-from controller.forwarder import (
+from controller.shell.forwarder import (
     FORWARDER_MEASUREMENT,
     HEADCOUNT_MEASUREMENT,
     MEASUREMENT,
@@ -15,7 +15,7 @@ from controller.forwarder import (
     event_time_ns,
     to_points,
 )
-from controller.record import Event
+from controller.shell.record import Event
 
 T0 = datetime(2024, 5, 1, 18, 0, 0, 123456, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000 + 123456 * 1000

@@ -1,7 +1,7 @@
 """The Grafana files in deploy/grafana/ hold together, and the dashboard asks only for what the forwarder writes.
 
 Pure: no Grafana and no InfluxDB here. The measurement, tag and field names each Flux query filters on are compared
-with the points `controller.forwarder` makes from events shaped like the service's (and its delivery point), and
+with the points `controller.shell.forwarder` makes from events shaped like the service's (and its delivery point), and
 with docs/telemetry.md; tests/integration/test_compose_files.py checks the same names against a real venue's
 output stored by victoria-metrics.
 """
@@ -20,8 +20,8 @@ import pytest
 import yaml
 from influxdb_client.client.write.point import Point
 
-from controller.forwarder import delivery_point, to_points
-from controller.record import Event
+from controller.shell.forwarder import delivery_point, to_points
+from controller.shell.record import Event
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -83,7 +83,7 @@ def parse_line(point: Point) -> tuple[str, dict[str, str], set[str]]:
 
 
 def written() -> list[Series]:
-    """The points of an evening's events, shaped as `controller.service` emits them, plus a delivery point."""
+    """The points of an evening's events, shaped as `controller.shell.service` emits them, plus a delivery point."""
     payloads: list[tuple[str, dict[str, Any]]] = [
         ("checkin", {"member_id": "ana", "community_id": "book-club", "source": "api", "present": 1}),
         ("checkout", {"member_id": "ana", "community_id": "book-club", "source": "mqtt", "present": 0}),

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from controller.home_assistant import AUTO, config_topic, discovery_messages, entities, option_labels, parse_force
+from controller.core.home_assistant import AUTO, config_topic, discovery_messages, entities, option_labels, parse_force
 from profiles.loader import parse_profile, parse_venue
 from profiles.profile import Profile
 from profiles.venue import VenueConfig

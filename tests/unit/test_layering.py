@@ -16,9 +16,39 @@ OURS = {"profiles", "devices", "controller", "api", "firmware_sim"}
 ALLOWED = {
     "profiles": set(),
     "devices": {"profiles"},
-    "controller": {"profiles", "devices"},
+    "controller": {"profiles", "devices", "api"},  # api only from controller/cli/, below
     "api": {"controller", "profiles"},
     "firmware_sim": set(),
+}
+# controller's three rooms: the pure core, the I/O shell around it, and the CLI outside both.
+LAYERS = {
+    "controller.core": {"controller.core"},
+    "controller.shell": {"controller.core", "controller.shell"},
+    "controller.cli": {"controller.core", "controller.shell", "controller.cli", "api"},
+    "api": {"controller.core", "controller.shell", "api"},
+}
+# What the core may not touch: it takes time and state as arguments and does no I/O.
+NOT_IN_CORE = {
+    "asyncio",
+    "socket",
+    "selectors",
+    "sqlite3",
+    "threading",
+    "multiprocessing",
+    "subprocess",
+    "ssl",
+    "time",
+    "os",
+    "shutil",
+    "urllib",
+    "http",
+    "paho",
+    "influxdb_client",
+    "phue",
+    "uvicorn",
+    "httpx",
+    "requests",
+    "fastapi",
 }
 
 
@@ -47,5 +77,66 @@ def test_package_imports_only_what_design_allows(package: str) -> None:
 
 def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("import os\nfrom controller.service import Service\nimport devices.z2m\n")
+    module.write_text("import os\nfrom controller.shell.service import Service\nimport devices.z2m\n")
     assert imported_packages(module) == {"controller", "devices"}
+
+
+def imported_modules(path: Path, package: str | None = None) -> set[str]:
+    """Every module a file imports, by its full dotted name (relative imports resolved against its package)."""
+    if package is None:
+        package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base]) if base else ".".join(parts)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+def _layer(module: str) -> str | None:
+    for layer in sorted(LAYERS, key=len, reverse=True):
+        if module == layer or module.startswith(layer + "."):
+            return layer
+    return None
+
+
+@pytest.mark.parametrize("layer", sorted(LAYERS))
+def test_each_layer_imports_only_the_layers_inside_it(layer: str) -> None:
+    files = sorted((ROOT / layer.replace(".", "/")).rglob("*.py"))
+    assert files, f"{layer} has no modules"
+    wrong = set()
+    for path in files:
+        for module in imported_modules(path):
+            target = _layer(module)
+            if target is not None and target not in LAYERS[layer]:
+                wrong.add(f"{path.relative_to(ROOT)} imports {module}")
+    assert not wrong, sorted(wrong)
+
+
+def test_controller_has_nothing_outside_its_three_layers() -> None:
+    loose = {p.name for p in (ROOT / "controller").glob("*.py")} - {"__init__.py", "__main__.py"}
+    assert not loose, f"put {sorted(loose)} in controller/core, controller/shell or controller/cli"
+
+
+def test_the_core_does_no_io() -> None:
+    wrong = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "controller" / "core").rglob("*.py"))
+        for module in imported_modules(path)
+        if module.split(".")[0] in NOT_IN_CORE
+    }
+    assert not wrong, sorted(wrong)
+
+
+def test_the_layer_check_sees_a_shell_import_in_the_core(tmp_path: Path) -> None:
+    module = tmp_path / "probe.py"
+    module.write_text("from controller.shell.record import EventRecord\nfrom ..shell import bus\nimport time\n")
+    imported = imported_modules(module, "controller.core")
+    assert {"controller.shell.record", "controller.shell.bus", "time"} <= imported
+    assert _layer("controller.shell.record") not in LAYERS["controller.core"]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from controller.logs import set_venue, setup_logging
+from controller.cli.logs import set_venue, setup_logging
 
 
 class FakeTerminal(io.StringIO):
@@ -35,14 +35,14 @@ def test_a_pipe_gets_one_json_object_per_line_with_the_venue() -> None:
     stream = io.StringIO()
     setup_logging("info", venue_id="teahouse-1", stream=stream)
 
-    logging.getLogger("controller.service").info("device %s online", "bar-pendant")
-    logging.getLogger("controller.bus").debug("not at info")
+    logging.getLogger("controller.shell.service").info("device %s online", "bar-pendant")
+    logging.getLogger("controller.shell.bus").debug("not at info")
 
     [line] = stream.getvalue().splitlines()
     entry = json.loads(line)
     assert set(entry) == {"ts", "level", "logger", "venue", "msg"}
     assert entry["level"] == "INFO"
-    assert entry["logger"] == "controller.service"
+    assert entry["logger"] == "controller.shell.service"
     assert entry["venue"] == "teahouse-1"
     assert entry["msg"] == "device bar-pendant online"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", entry["ts"]), entry["ts"]
@@ -66,7 +66,7 @@ def test_an_exception_is_in_the_same_json_line() -> None:
     try:
         raise RuntimeError("broker gone")
     except RuntimeError:
-        logging.getLogger("controller.bus").exception("reconnecting")
+        logging.getLogger("controller.shell.bus").exception("reconnecting")
 
     [line] = stream.getvalue().splitlines()
     entry = json.loads(line)
@@ -79,7 +79,7 @@ def test_a_terminal_gets_readable_lines() -> None:
     stream = FakeTerminal()
     setup_logging("info", venue_id="teahouse-1", stream=stream)
 
-    logging.getLogger("controller.service").warning("hvac offline")
+    logging.getLogger("controller.shell.service").warning("hvac offline")
 
     assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING controller\.service: hvac offline\n", stream.getvalue())
 

@@ -18,16 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.cli.http_plugin import admin_token, http_server, port_problem
+from controller.cli.logs import set_venue, setup_logging
+from controller.core.events import events_schema
+from controller.shell.record import EventRecord
 from profiles.errors import ProfileError
 from profiles.exceptions import AmbienceError
 from profiles.loader import check_files, load_venue, profile_schema, venue_schema
 from profiles.sqlite import connect as connect_db
 from profiles.venue import VenueConfig
-
-from .events import events_schema
-from .http_plugin import admin_token, http_server, port_problem
-from .logs import set_venue, setup_logging
-from .record import EventRecord
 
 if TYPE_CHECKING:
     pass
@@ -130,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sim":
             return _sim(args.config, args.url, args.faults, args.seed)
         if args.command == "hue":
-            from . import hue_cli
+            from controller.cli import hue_cli
 
             if args.hue_command == "pair":
                 return hue_cli.pair(args.host, env=args.env, wait_s=args.wait)
@@ -138,11 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "events" and venue is not None:
             return _events(venue, args.since, args.type_, args.limit, args.follow, args.json)
         if args.command == "demo":
-            from .demo import run_demo
+            from controller.cli.demo import run_demo
 
             return run_demo(args)
         if args.command == "init":
-            from .init_cmd import init
+            from controller.cli.init_cmd import init
 
             if args.dir is not None and args.dir_option is not None and args.dir != args.dir_option:
                 print("usage error: give the folder as DIR or --dir, not both", file=sys.stderr)
@@ -183,8 +182,8 @@ def _check(files: Sequence[Path]) -> int:
 
 
 def _run(venue: VenueConfig) -> int:
-    from . import broker_check
-    from .service import Service
+    from controller.shell import broker_check
+    from controller.shell.service import Service
 
     problem = _store_problem(Path(venue.store.path))
     if problem:

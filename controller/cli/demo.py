@@ -34,17 +34,16 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from controller.cli.broker import EmbeddedBroker, MosquittoBroker, die_with_parent, find_mosquitto, free_port
+from controller.cli.demo_view import render
+from controller.cli.http_plugin import HttpServer, http_server, port_problem
+from controller.cli.logs import set_venue
+from controller.shell.bus import BrokerAddress
+from controller.shell.service import Service
 from profiles.loader import load_profile, load_venue
 from profiles.venue import DeviceConfig, HueBridge, VenueConfig
 
-from .broker import EmbeddedBroker, MosquittoBroker, die_with_parent, find_mosquitto, free_port
-from .bus import BrokerAddress
-from .demo_view import render
-from .http_plugin import HttpServer, http_server, port_problem
-from .logs import set_venue
-from .service import Service
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 DEMO_HUE_ENV = "AMBIENCE_DEMO_HUE_USERNAME"
 
 

@@ -1,7 +1,7 @@
 """`ambience hue pair` and `ambience hue lights`: pairing with a Hue bridge and seeing what it has.
 
 Output goes to the streams passed in (stdout and stderr by default), so the CLI wires them and tests read them.
-Exit codes as in `controller.cli`: 0 ok, 1 a one-line error (unreachable bridge, link button never pressed,
+Exit codes as in `controller.cli.commands`: 0 ok, 1 a one-line error (unreachable bridge, link button never pressed,
 unset username variable, invalid config), never a traceback.
 
 `pair` prints only shell to `out` (a comment with the username and an `export` line), and its prompt to `err`,

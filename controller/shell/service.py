@@ -25,6 +25,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from controller.core import events as ev
+from controller.core import home_assistant as ha
+from controller.core.inputs import decode_object, parse_kiosk, shown
+from controller.core.pacing import Pacer
+from controller.core.plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
+from controller.core.presence import CheckIn, Member, Presence, check_in, check_out, expire
+from controller.core.resolve import Resolution, ZoneAmbience, resolve
+from controller.core.retention import clock_tolerance, judge_clock, start_time
+from controller.core.shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
+from controller.core.topics import Topics
+from controller.shell import record as rec
+from controller.shell.bus import Bus, Message, Will
+from controller.shell.forwarder import InfluxForwarder
+from controller.shell.hue_link import HueLink
+from controller.shell.record import RecordError, UnstorableEvent
 from devices.compare import differences, meaningful_change
 from devices.hue import HueCapabilities, from_hue, light_capabilities, supported, to_hue
 from devices.hue_client import HueApiError, HueClient, HueError, HueUnauthorized, HueUnreachable
@@ -37,22 +52,6 @@ from profiles.loader import parse_profile
 from profiles.profile import Profile, canonical_json
 from profiles.store import ProfileStore, ProfileVersion
 from profiles.venue import DeviceConfig, VenueConfig
-
-from . import events as ev
-from . import home_assistant as ha
-from . import record as rec
-from .bus import Bus, Message, Will
-from .forwarder import InfluxForwarder
-from .hue_link import HueLink
-from .inputs import decode_object, parse_kiosk, shown
-from .pacing import Pacer
-from .plan import DEFAULT_MIRED_RANGE, Command, desired_for, plan
-from .presence import CheckIn, Member, Presence, check_in, check_out, expire
-from .record import RecordError, UnstorableEvent
-from .resolve import Resolution, ZoneAmbience, resolve
-from .retention import clock_tolerance, judge_clock, start_time
-from .shadow import Shadow, is_manual_change, on_availability, on_command, on_override, on_report
-from .topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +189,7 @@ class Service:
         venue = self.venue
         now = self.clock()
         self.record = rec.EventRecord(venue.store.path, venue.venue.id)
-        # Retention's trusted time (controller/retention.py), read before this run stamps anything with its clock.
+        # Retention's trusted time (controller/core/retention.py), read before this run stamps anything with its clock.
         self._trusted, _ = start_time(self.record.state("retention_clock"), self.record.newest_ts(), now)
         self._trusted_mono = time.monotonic()
         self.store = ProfileStore(venue.store.path)
@@ -787,7 +786,8 @@ class Service:
     async def prune(self) -> int:
         """Delete events older than `store.retention_days`, but only those InfluxDB already has when a forwarder
         runs (an outage longer than the retention keeps them until they are delivered), and never by a wall clock
-        that jumped ahead of what the venue knows (`controller/retention.py`): then `retention_held` is recorded."""
+        that jumped ahead of what the venue knows (`controller/core/retention.py`); then `retention_held` is
+        recorded."""
         assert self.record is not None
         wall, mono = self.clock(), time.monotonic()
         judged = judge_clock(

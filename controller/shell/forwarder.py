@@ -27,8 +27,8 @@ from influxdb_client.client.write.point import Point
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.domain.write_precision import WritePrecision
 
-from controller.events import influx_keys
-from controller.record import SCHEMA, Event, utc_now
+from controller.core.events import influx_keys
+from controller.shell.record import SCHEMA, Event, utc_now
 from profiles.sqlite import connect
 from profiles.venue import InfluxSettings
 
@@ -42,7 +42,7 @@ CURSOR_NAME = "influx"
 CURSOR_SCHEMA = "CREATE TABLE IF NOT EXISTS forwarder_cursor (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL)"
 
 # Payload keys copied as tags when their value is a short string, and as numeric fields when their value is a
-# number (or a boolean, as 0/1): marked in the event catalogue (controller/events.py). `member_id` is never a tag:
+# number (or a boolean, as 0/1): marked in the event catalogue (controller/core/events.py). `member_id` is never a tag:
 # it is unbounded (one series per member and community) and personal; the record keeps it.
 _TAGS, _FIELDS = influx_keys()
 TAG_KEYS = tuple(sorted(_TAGS))

@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from controller.core.presence import Presence
 from devices.states import AudioState, ClimateState, LightState, ScentState
 from devices.units import hex_to_xy
 from profiles.profile import Lighting, Phase, Profile
 from profiles.venue import VenueConfig
-
-from .presence import Presence
 
 Values = dict[str, Any]
 ALL_ZONES = "*"

@@ -1,7 +1,8 @@
-"""Where the HTTP API plugs in: `ambience run` and `ambience demo` serve it when it is installed.
+"""What `ambience run` and `ambience demo` need to serve the HTTP API beside the service: the server, the admin
+token, a check that the port is free.
 
-It is found through the `ambience.http` entry point (see pyproject.toml), so controller never imports api: the API
-builds on the controller, not the other way round (DESIGN.md).
+The CLI is the outer layer and may import the API (controller/cli/ imports everything; the API imports only the
+core and the shell), so the API is imported here directly.
 """
 
 from __future__ import annotations
@@ -12,25 +13,23 @@ import os
 import secrets
 import socket
 from collections.abc import Callable, Coroutine, Mapping
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from profiles.venue import VenueConfig
 
 if TYPE_CHECKING:
-    from .service import Service
+    from controller.shell.service import Service
 
 log = logging.getLogger(__name__)
 
 HttpServer = Callable[["Service", str, int, str, asyncio.Event], Coroutine[Any, Any, None]]
 
 
-def http_server() -> HttpServer | None:
-    """The HTTP API, if installed: found through the `ambience.http` entry point, so controller never imports api."""
-    for entry in entry_points(group="ambience.http"):
-        server: HttpServer = entry.load()
-        return server
-    return None
+def http_server() -> HttpServer:
+    """The HTTP API's server (imported when asked for: `ambience check` and `schema` need no web stack)."""
+    from api.server import serve
+
+    return serve
 
 
 def admin_token(venue: VenueConfig, env: Mapping[str, str] | None = None) -> str:

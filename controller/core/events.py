@@ -331,6 +331,6 @@ def events_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ambience event",
-        "description": "An event of the venue's record (docs/architecture.md, controller/events.py).",
+        "description": "An event of the venue's record (docs/architecture.md, controller/core/events.py).",
         "oneOf": shapes,
     }

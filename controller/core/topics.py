@@ -18,7 +18,7 @@ class Topics:
     # A profile to force, e.g. from Home Assistant's select: a community id, `Automatic` (or empty) for the venue's
     # policy again, or JSON {"community_id": id | null}. Not `auto`: that is a valid community id.
     force: str
-    broker_check: str  # retained marker of `ambience run`'s persistence check (controller/broker_check.py)
+    broker_check: str  # retained marker of `ambience run`'s persistence check (controller/shell/broker_check.py)
     profiles: str = PROFILES
 
     @staticmethod

@@ -14,7 +14,7 @@ from devices.states import AudioState, ClimateState, DeviceState, LightState, Sc
 from devices.units import kelvin_to_hex, xy_to_hex
 
 if TYPE_CHECKING:
-    from .service import Service
+    from controller.shell.service import Service
 
 CLEAR = "\x1b[H\x1b[2J"
 BOLD, DIM, RESET = "\x1b[1m", "\x1b[2m", "\x1b[0m"

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from controller.core.topics import Topics
 from profiles.profile import Profile
 from profiles.venue import ApiSettings, VenueConfig
-
-from .topics import Topics
 
 AUTO = "Automatic"
 """The select's option for "no forced profile": capitalised, so it can never be a community id (a lower-case slug)."""

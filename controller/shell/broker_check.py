@@ -47,10 +47,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from controller.core.topics import Topics
+from controller.shell.bus import BrokerAddress
 from profiles.venue import VenueConfig
-
-from .bus import BrokerAddress
-from .topics import Topics
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from controller.core.resolve import ALL_ZONES, ZoneAmbience
+from controller.core.shadow import Shadow
 from devices.compare import differences
 from devices.states import DeviceState
 from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN
 from profiles.venue import DeviceConfig
-
-from .resolve import ALL_ZONES, ZoneAmbience
-from .shadow import Shadow
 
 DEFAULT_MIRED_RANGE = (Z2M_MIRED_MIN, Z2M_MIRED_MAX)
 
