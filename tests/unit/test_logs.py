@@ -81,7 +81,7 @@ def test_a_terminal_gets_readable_lines() -> None:
 
     logging.getLogger("controller.shell.service").warning("hvac offline")
 
-    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING controller\.service: hvac offline\n", stream.getvalue())
+    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING controller\.shell\.service: hvac offline\n", stream.getvalue())
 
 
 def test_the_format_can_be_forced_and_setup_twice_prints_once() -> None:
