@@ -125,9 +125,17 @@ async def authenticate(ctx: Context, token: str) -> Caller | None:
     return None if community_id is None else Caller(community_id)
 
 
+CALLER_STATE = "ambience_caller"
+"""Where api/gate.py leaves the caller it authenticated, in the request's state."""
+
+
 async def current_caller(
-    ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Caller:
+    """The caller the gate already authenticated (every route with a token is under /api/v1), else checked here."""
+    known = getattr(request.state, CALLER_STATE, None)
+    if isinstance(known, Caller):
+        return known
     if credentials is None:
         raise _unauthorized(NO_TOKEN)
     caller = await authenticate(ctx, credentials.credentials)

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .deps import BAD_TOKEN, CHALLENGE, NO_TOKEN, Context, authenticate, bearer_token
+from .deps import BAD_TOKEN, CALLER_STATE, CHALLENGE, NO_TOKEN, Caller, Context, authenticate, bearer_token
 from .limits import Limits
 
 __all__ = ["PROTECTED", "Gate", "needs_token"]
@@ -137,11 +137,12 @@ class Gate:
         headers = Headers(scope=scope)
         has_body = _has_body(headers)
         if needs_token(scope["path"]):
-            refusal = await self._refusal(headers)
+            caller, refusal = await self._caller(headers)
             if refusal is not None:
                 status, detail, extra = refusal
                 await _answer(send, status, detail, extra, close=has_body)
                 return
+            scope.setdefault("state", {})[CALLER_STATE] = caller  # api/deps.py takes it from here: one look-up
         length = _content_length(headers)
         if length is not None and length > self.limits.max_body_bytes:
             await _answer(send, 413, _too_large(self.limits), None, close=True)
@@ -155,13 +156,13 @@ class Gate:
             log.debug("the app failed on a refused body", exc_info=True)
         await body.answer_rejection()
 
-    async def _refusal(self, headers: Headers) -> tuple[int, str, dict[str, str] | None] | None:
-        """Why a request under `/api/v1` may not go on (status, detail, headers), or None if its token is valid."""
+    async def _caller(self, headers: Headers) -> tuple[Caller | None, tuple[int, str, dict[str, str] | None] | None]:
+        """Who is calling under `/api/v1`, or why the request may not go on (status, detail, headers)."""
         token = bearer_token(headers.get("authorization"))
         if token is None:
-            return 401, NO_TOKEN, CHALLENGE
+            return None, (401, NO_TOKEN, CHALLENGE)
         try:
             caller = await authenticate(self.context, token)
         except HTTPException as exc:  # the service is not running (503)
-            return exc.status_code, str(exc.detail), dict(exc.headers or {}) or None
-        return (401, BAD_TOKEN, CHALLENGE) if caller is None else None
+            return None, (exc.status_code, str(exc.detail), dict(exc.headers or {}) or None)
+        return caller, (401, BAD_TOKEN, CHALLENGE) if caller is None else None

@@ -1,11 +1,11 @@
 """Recent answers of the community store to "whose token is this?", so a request need not ask it every time.
 
 Asking costs a worker thread and a SQLite read under the store's lock, and every request under `/api/v1` asks before
-its body is read (api/gate.py), then again in the route's dependency (api/deps.py): a dashboard polling with its
-token, or a client repeating a wrong one, is answered from here. Entries are keyed by the token's SHA-256, never the
-token itself, and live `TTL_S`: tokens are never revoked through the API, so that only bounds how long an edit of
-the store behind the service's back takes to be seen. Valid and invalid answers are kept apart, each bounded, so a
-flood of distinct wrong tokens evicts only other wrong ones.
+its body is read (api/gate.py, which hands the answer on to the route's dependency in api/deps.py): a dashboard
+polling with its token, or a client repeating a wrong one, is answered from here. Entries are keyed by the token's
+SHA-256, never the token itself, and live `TTL_S`: tokens are never revoked through the API, so that only bounds how
+long an edit of the store behind the service's back takes to be seen. Valid and invalid answers are kept apart, each
+bounded, so a flood of distinct wrong tokens evicts only other wrong ones.
 """
 
 from __future__ import annotations

@@ -171,3 +171,15 @@ def reported_number(raw: object, lo: float, hi: float) -> float | None:
     except OverflowError:
         return None
     return value if math.isfinite(value) and lo <= value <= hi else None
+
+
+def encodable(text: str) -> bool:
+    """Whether UTF-8 (and so SQLite, and every JSON reader) can hold `text`: not if it has a lone surrogate, which
+    JSON can spell (`"\\ud800"`) and Python decodes into a string nothing downstream can store or send."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -27,6 +27,7 @@ from devices.units import (
     Z2M_BRIGHTNESS_MAX,
     Z2M_MIRED_MAX,
     Z2M_MIRED_MIN,
+    encodable,
     kelvin_to_mired,
     mired_to_kelvin,
     percent_to_z2m,
@@ -65,11 +66,7 @@ def _word(raw: object, allowed: frozenset[str]) -> str | None:
 def _name(raw: object) -> str | None:
     """A non-blank name (playlist, scent) of at most 200 characters that is valid Unicode (JSON can spell a lone
     surrogate, which no store can hold)."""
-    if not isinstance(raw, str) or not raw.strip() or len(raw) > 200:
-        return None
-    try:
-        raw.encode("utf-8")
-    except UnicodeEncodeError:
+    if not isinstance(raw, str) or not raw.strip() or len(raw) > 200 or not encodable(raw):
         return None
     return raw
 

@@ -153,32 +153,6 @@ class ProfileStore:
                 raise
             self._db.execute("COMMIT")
 
-    def _put(
-        self,
-        profile: Profile,
-        author: str,
-        now: datetime,
-        *,
-        once_per_author: bool = False,
-        if_match: str | None = None,
-    ) -> tuple[ProfileVersion, bool]:
-        body = canonical_json(profile)
-        created_at = _utc_iso(now)
-        with self._transaction() as db:
-            latest: _Row | None = db.execute(_LATEST, (profile.community_id,)).fetchone()
-            if if_match is not None and not etag_matches(if_match, latest[2] if latest is not None else None):
-                raise PreconditionFailed(_version(latest) if latest is not None else None)
-            if latest is not None and latest[3] == body:
-                return _version(latest), False
-            if latest is not None and once_per_author:
-                by_author: tuple[str] | None = db.execute(_LATEST_BODY_BY, (profile.community_id, author)).fetchone()
-                if by_author is not None and by_author[0] == body:
-                    return _version(latest), False
-            version = 1 if latest is None else latest[1] + 1
-            row: _Row = (profile.community_id, version, _etag(version, body), body, author, created_at)
-            db.execute(f"INSERT INTO profile_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", row)
-        return _version(row), True
-
     def put(self, profile: Profile, author: str, now: datetime, *, once_per_author: bool = False) -> ProfileVersion:
         """Store `profile` as its community's next version; if it equals the latest, return that instead.
 
@@ -201,7 +175,22 @@ class ProfileStore:
 
         `if_match` (an `If-Match` header): checked against the latest version inside that transaction, so the
         check and the write are one step for every writer (HTTP, the hub, seeding); `PreconditionFailed` if not."""
-        return self._put(profile, author, now, once_per_author=once_per_author, if_match=if_match)
+        body = canonical_json(profile)
+        created_at = _utc_iso(now)
+        with self._transaction() as db:
+            latest: _Row | None = db.execute(_LATEST, (profile.community_id,)).fetchone()
+            if if_match is not None and not etag_matches(if_match, latest[2] if latest is not None else None):
+                raise PreconditionFailed(_version(latest) if latest is not None else None)
+            if latest is not None and latest[3] == body:
+                return _version(latest), False
+            if latest is not None and once_per_author:
+                by_author: tuple[str] | None = db.execute(_LATEST_BODY_BY, (profile.community_id, author)).fetchone()
+                if by_author is not None and by_author[0] == body:
+                    return _version(latest), False
+            version = 1 if latest is None else latest[1] + 1
+            row: _Row = (profile.community_id, version, _etag(version, body), body, author, created_at)
+            db.execute(f"INSERT INTO profile_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", row)
+        return _version(row), True
 
     def get(self, community_id: str) -> ProfileVersion | None:
         """The latest version, or None when the community has no profile."""
@@ -262,7 +251,7 @@ class ProfileStore:
         for path, sha, profile in found:
             if seeded.get(path.name) == sha:
                 continue
-            version, created = self._put(profile, SEED_AUTHOR_PREFIX + path.name, now)
+            version, created = self.put_changed(profile, SEED_AUTHOR_PREFIX + path.name, now)
             if created:
                 added.append(version)
             with self._transaction() as db:

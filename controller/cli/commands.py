@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="a whole simulated venue on this machine, live in the terminal")
-    demo.add_argument("--port", type=int, default=8000, help="port of the API and dashboard (when installed)")
+    demo.add_argument("--port", type=int, default=8000, help="port of the API and dashboard")
     demo.add_argument(
         "--scenario",
         choices=["evening", "none"],
@@ -190,7 +190,7 @@ def _run(venue: VenueConfig) -> int:
         print(f"error: store.path: {problem}", file=sys.stderr)
         return EXIT_INVALID
     server = http_server()
-    if server is not None and (problem := port_problem(venue.api.host, venue.api.port)):
+    if problem := port_problem(venue.api.host, venue.api.port):
         print(f"error: api.port: {problem}", file=sys.stderr)
         return EXIT_INVALID
 
@@ -206,11 +206,8 @@ def _run(venue: VenueConfig) -> int:
             # Beside the service, never before it: at each (re)connect, whether the broker keeps what it acknowledges.
             bus = service.bus
             checker = asyncio.create_task(broker_check.watch(venue, lambda: bus is not None and bus.connected))
-            if server is None:
-                await halt.wait()
-            else:
-                log.info("API and dashboard at http://%s:%d/", venue.api.host, venue.api.port)
-                await server(service, venue.api.host, venue.api.port, admin_token(venue), halt)
+            log.info("API and dashboard at http://%s:%d/", venue.api.host, venue.api.port)
+            await server(service, venue.api.host, venue.api.port, admin_token(venue), halt)
             watcher.cancel()
             checker.cancel()
             await asyncio.gather(checker, return_exceptions=True)  # its probe thread ends with it

@@ -275,7 +275,7 @@ async def _demo(args: argparse.Namespace) -> int:
     load_venue(config)  # a bad config is reported (exit 1) before anything starts
     speed = args.speed or (60.0 if args.scenario == "evening" else 1.0)
     server = http_server()
-    if server is not None and (problem := port_problem("127.0.0.1", args.port)):
+    if problem := port_problem("127.0.0.1", args.port):
         print(f"error: --port: {problem}", file=sys.stderr)
         return 1
     stop = asyncio.Event()
@@ -354,11 +354,11 @@ async def _show(
     online: int,
     speed: float,
     data_dir: Path,
-    server: HttpServer | None,
+    server: HttpServer,
     stop: asyncio.Event,
     env: dict[str, str] | None = None,
 ) -> None:
-    """The service, the API (when installed), the scenario and the live view, until `stop`."""
+    """The service, the API, the scenario and the live view, until `stop`."""
     tty = sys.stdout.isatty()
     if tty:  # log lines would tear the live view; what they say (rejections, ...) is in the record it shows
         logging.getLogger().setLevel(logging.ERROR)
@@ -381,8 +381,7 @@ async def _show(
         flush=True,
     )
     token = secrets.token_urlsafe(16)
-    if server is not None:
-        print(f"dashboard: http://127.0.0.1:{args.port}/   admin token: {token}", flush=True)
+    print(f"dashboard: http://127.0.0.1:{args.port}/   admin token: {token}", flush=True)
     print(
         "kiosk check-in from another terminal: mosquitto_pub -p "
         f"{broker.url.rsplit(':', 1)[1]} -t ambience/{venue.venue.id}/checkin -q 1 "
@@ -397,7 +396,7 @@ async def _show(
         watcher = asyncio.create_task(service.wait(stop))
         watcher.add_done_callback(lambda _: halt.set())
         tasks: list[asyncio.Task[None]] = []
-        api = asyncio.create_task(server(service, "127.0.0.1", args.port, token, halt)) if server else None
+        api = asyncio.create_task(server(service, "127.0.0.1", args.port, token, halt))
         kiosk = await asyncio.to_thread(Kiosk, broker.url, venue.venue.id)
         try:
             if args.scenario == "evening":
@@ -418,9 +417,8 @@ async def _show(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if api is not None:
-                halt.set()
-                await api  # it stops by itself once `halt` is set: open dashboards are closed in order
+            halt.set()
+            await api  # it stops by itself once `halt` is set: open dashboards are closed in order
             watcher.cancel()
             kiosk.close()
     if service.failure is not None:

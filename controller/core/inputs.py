@@ -9,11 +9,12 @@ Values echoed back in an error are cut short (`shown`): an error about a 5 MB id
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from devices.units import encodable
+from devices.z2m import decode_json_object
 from profiles.errors import FieldError
 from profiles.units import SLUG_PATTERN
 
@@ -47,10 +48,10 @@ def invalid_text(value: object) -> str | None:
 
     def walk(item: object, path: str) -> str | None:
         if isinstance(item, str):
-            return None if item.isascii() or _encodable(item) else path or "(value)"
+            return None if encodable(item) else path or "(value)"
         if isinstance(item, dict):
             for key, child in item.items():
-                if not isinstance(key, str) or not _encodable(key):
+                if not isinstance(key, str) or not encodable(key):
                     return f"{path}.(key)" if path else "(key)"
                 if (found := walk(child, f"{path}.{key}" if path else key)) is not None:
                     return found
@@ -63,25 +64,10 @@ def invalid_text(value: object) -> str | None:
     return walk(value, "")
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not JSON")
-
-
 def decode_object(payload: bytes, example: str) -> tuple[dict[str, object] | None, list[FieldError]]:
     """A JSON object whose every text can be stored, or the reason it is not one (`example` shows the right shape)."""
-    try:
-        value = json.loads(payload.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None, [FieldError("(payload)", f"must be a JSON object like {example}")]
-    if not isinstance(value, dict):
+    value = decode_json_object(payload)  # the devices' decoder: UTF-8, JSON without NaN, an object
+    if value is None:
         return None, [FieldError("(payload)", f"must be a JSON object like {example}")]
     if (path := invalid_text(value)) is not None:
         return None, [FieldError(path, "must be valid Unicode text (it holds a lone surrogate)")]

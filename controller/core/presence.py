@@ -133,18 +133,20 @@ class Presence:
         count = 0 if entry is None else entry.count
         want = count if at_least is None else min(count, max(at_least, _FIRSTS))
         if cached is None or len(cached) < want:
-            entries = ((m.checked_in_at, m.member_id) for m in self.members.values() if m.community_id == community_id)
+            entries = _entries(self.members, community_id)
             cached = tuple(sorted(entries) if want == count else heapq.nsmallest(want, entries))
             self._scans[community_id] = cached
         return cached
 
-    def _earliest(self) -> Iterator[tuple[str, _Entry]]:
-        """Each community's earliest present member."""
-        for community_id, entry in self._communities.items():
-            if entry.firsts:
-                yield community_id, entry.firsts[0]
-            elif entry.count:
-                yield community_id, self._sorted(community_id, 1)[0]
+    def _earliest(self) -> Iterator[_Entry]:
+        """Each community's earliest present member (`firsts` is never empty while anyone is: `_removed` refills it)."""
+        for entry in self._communities.values():
+            yield entry.firsts[0]
+
+
+def _entries(members: Members, community_id: str) -> Iterator[_Entry]:
+    """A community's present members as entries, unsorted: a scan of everyone, for the rare questions that need it."""
+    return ((m.checked_in_at, m.member_id) for m in members.values() if m.community_id == community_id)
 
 
 def _added(presence: Presence, member: Member) -> Presence:
@@ -170,13 +172,8 @@ def _removed(presence: Presence, member: Member) -> Presence:
         communities = presence._communities.delete(member.community_id)
     else:
         if not firsts:  # the earliest have all left: find the next ones once, now, rather than at every question
-            rest = ((m.checked_in_at, m.member_id) for m in presence.members.values())
-            firsts = tuple(
-                heapq.nsmallest(
-                    _FIRSTS,
-                    (e for e in rest if e != item and presence.members[e[1]].community_id == member.community_id),
-                )
-            )
+            rest = (e for e in _entries(presence.members, member.community_id) if e != item)
+            firsts = tuple(heapq.nsmallest(_FIRSTS, rest))
         communities = presence._communities.set(member.community_id, _Community(entry.count - 1, firsts))
     return Presence(Members(presence.members._map.delete(member.member_id)), communities)
 
@@ -205,7 +202,7 @@ def expire(presence: Presence, now: datetime, ttl: timedelta) -> tuple[Presence,
     earliest member, so a tick costs nothing more in a full room than in an empty one."""
     gone: list[Member] = []
     while True:
-        oldest = min((e for _, e in presence._earliest()), default=None)
+        oldest = min(presence._earliest(), default=None)
         if oldest is None or now - oldest[0] < ttl:
             return presence, gone
         member = presence.members[oldest[1]]
@@ -214,5 +211,5 @@ def expire(presence: Presence, now: datetime, ttl: timedelta) -> tuple[Presence,
 
 
 def next_expiry(presence: Presence, ttl: timedelta) -> datetime | None:
-    oldest = min((e for _, e in presence._earliest()), default=None)
+    oldest = min(presence._earliest(), default=None)
     return None if oldest is None else oldest[0] + ttl

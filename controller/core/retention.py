@@ -34,15 +34,16 @@ def clock_tolerance(retention_days: int) -> timedelta:
     return min(timedelta(days=7), timedelta(days=retention_days) / 4)
 
 
-def start_time(saved: Mapping[str, Any] | None, newest: datetime | None, wall: datetime) -> tuple[datetime, bool]:
-    """The trusted time to start from, and whether the wall clock is still suspect: what the last run saved (it
-    goes on doubting a clock it doubted), else the newest event (stamped by a clock that was believed)."""
+def start_time(saved: Mapping[str, Any] | None, newest: datetime | None, wall: datetime) -> datetime:
+    """The trusted time to start from: what the last run saved, and nothing later if it doubted the wall clock (a
+    restart must not adopt a doubted clock from the events it stamped); else the newest event, stamped by a clock
+    that was believed."""
     if saved is None:
-        return (newest or wall), False
+        return newest or wall
     trusted = datetime.fromisoformat(str(saved["trusted"]))
-    if saved.get("suspect"):
-        return trusted, True
-    return max(trusted, newest) if newest is not None else trusted, False
+    if saved.get("suspect") or newest is None:
+        return trusted
+    return max(trusted, newest)
 
 
 @dataclass(frozen=True, slots=True)

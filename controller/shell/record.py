@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from devices.units import encodable
 from profiles.exceptions import AmbienceError
 from profiles.sqlite import connect
 
@@ -312,10 +313,10 @@ _INT64 = (-(2**63), 2**63 - 1)
 def _storable_payload(type_: str, payload: dict[str, Any]) -> str:
     try:
         body = _dumps(payload)
-        if not body.isascii():
-            body.encode("utf-8")
-    except (TypeError, ValueError, RecursionError) as exc:  # UnicodeEncodeError is a ValueError
+    except (TypeError, ValueError, RecursionError) as exc:
         raise UnstorableEvent(f"{type_} event: cannot store its payload ({exc})") from None
+    if not encodable(body):
+        raise UnstorableEvent(f"{type_} event: cannot store its payload (text that is not valid Unicode)")
     return body
 
 
@@ -323,13 +324,8 @@ def _check_params(type_: str, params: Sequence[Any]) -> None:
     """What sqlite3 would refuse only inside the transaction, found now: text UTF-8 cannot encode, huge ints."""
     for value in params:
         if isinstance(value, str):
-            if not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError as exc:
-                    raise UnstorableEvent(
-                        f"{type_} event: cannot store the text {value!r:.80} ({exc.reason})"
-                    ) from None
+            if not encodable(value):
+                raise UnstorableEvent(f"{type_} event: cannot store the text {value!r:.80} (not valid Unicode)")
         elif isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
             raise UnstorableEvent(f"{type_} event: an integer of {value.bit_length()} bits does not fit in 64")
         elif value is not None and not isinstance(value, int | float | str | bytes):
@@ -356,11 +352,12 @@ next turn, so a committed batch of thousands is handed over in slices and a requ
 slice, not behind the whole batch."""
 
 
-def _resolve_all(items: list[_Pending], resolve: Callable[[_Pending], None]) -> None:
-    for item in items[:_RESOLVE_SLICE]:
+def _resolve_all(items: list[_Pending], resolve: Callable[[_Pending], None], start: int = 0) -> None:
+    end = start + _RESOLVE_SLICE
+    for item in items[start:end]:
         resolve(item)
-    if len(items) > _RESOLVE_SLICE:
-        asyncio.get_running_loop().call_soon(_resolve_all, items[_RESOLVE_SLICE:], resolve)
+    if end < len(items):
+        asyncio.get_running_loop().call_soon(_resolve_all, items, resolve, end)
 
 
 def _set_result(future: asyncio.Future[int] | None, value: int) -> None:

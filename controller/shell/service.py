@@ -159,7 +159,6 @@ class Service:
         self._recorded: dict[str, tuple[DeviceState, float]] = {}  # device -> last state recorded, and when
         self._trusted = self.clock()  # retention's trusted time, from the record at start
         self._trusted_mono = time.monotonic()
-        self._clock_suspect = False  # whether the last prune doubted the wall clock (saved with the trusted time)
 
     # -- lifetime --------------------------------------------------------------------------------------------
 
@@ -190,7 +189,7 @@ class Service:
         now = self.clock()
         self.record = rec.EventRecord(venue.store.path, venue.venue.id)
         # Retention's trusted time (controller/core/retention.py), read before this run stamps anything with its clock.
-        self._trusted, _ = start_time(self.record.state("retention_clock"), self.record.newest_ts(), now)
+        self._trusted = start_time(self.record.state("retention_clock"), self.record.newest_ts(), now)
         self._trusted_mono = time.monotonic()
         self.store = ProfileStore(venue.store.path)
         self.communities = CommunityStore(venue.store.path)
@@ -353,15 +352,14 @@ class Service:
         must not become 5 MB in the record, the log and the rejected topic."""
         self.stats.rejected += 1
         listed = [{"path": e.path[:200], "message": e.message[:300]} for e in errors[:_REJECT_ERRORS_MAX]]
-        detail: dict[str, Any] = {"topic": message.topic[:300], "errors": listed}
-        if len(errors) > _REJECT_ERRORS_MAX:
-            detail["more_errors"] = len(errors) - _REJECT_ERRORS_MAX
+        more = len(errors) - len(listed)
+        rejected = ev.InputRejected(message.topic[:300], listed, more or None)
         log.warning(
-            "rejected message on %s: %s", detail["topic"], "; ".join(f"{e['path']}: {e['message']}" for e in listed)
+            "rejected message on %s: %s", rejected.topic, "; ".join(f"{e['path']}: {e['message']}" for e in listed)
         )
-        future = self._emit(ev.InputRejected(detail["topic"], listed, detail.get("more_errors")), now, durable=True)
+        future = self._emit(rejected, now, durable=True)
         if self.bus is not None:
-            self.bus.publish(self.topics.rejected, json.dumps(detail), qos=1)
+            self.bus.publish(self.topics.rejected, json.dumps(rejected.body()), qos=1)
         self._ack_when_durable(message, future)
 
     def _kiosk_checkin(self, message: Message, now: datetime) -> None:
@@ -793,7 +791,7 @@ class Service:
         judged = judge_clock(
             self._trusted, self._trusted_mono, wall, mono, clock_tolerance(self.venue.store.retention_days)
         )
-        self._trusted, self._trusted_mono, self._clock_suspect = judged.trusted, mono, judged.ahead is not None
+        self._trusted, self._trusted_mono = judged.trusted, mono
         if judged.ahead is not None:
             log.warning(
                 "event record: the clock says %s but the record and the uptime say it is at most %s; "
@@ -805,7 +803,8 @@ class Service:
             self._emit(held, wall)
         older_than = judged.prune_by - timedelta(days=self.venue.store.retention_days)
         up_to = self.forwarder.cursor if self.forwarder is not None else self.record.committed_id
-        trusted = ("retention_clock", {"trusted": judged.trusted.isoformat(), "suspect": self._clock_suspect})
+        suspect = judged.ahead is not None
+        trusted = ("retention_clock", {"trusted": judged.trusted.isoformat(), "suspect": suspect})
         deleted = await asyncio.to_thread(self.record.prune, older_than, up_to, keep_state=trusted)
         if deleted:
             log.info("event record: pruned %d events from before %s", deleted, older_than.isoformat())
