@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from importlib.metadata import PackageNotFoundError, version
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.exception_handlers import http_exception_handler
@@ -13,8 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from controller.shell.service import Service
 from profiles.errors import FieldError
+from profiles.version import ambience_version
 
 from .deps import Context
 from .gate import Gate
@@ -22,16 +21,10 @@ from .limits import Limits
 from .methods import method_not_allowed
 from .metrics import registry_for
 from .models import BODY, DETAIL_MAX, cut, request_errors, validation_problem
+from .port import VenuePort
 from .routes import checkins, communities, dashboard, devices, events, health, profiles, state
 
 __all__ = ["create_app"]
-
-
-def _version() -> str:
-    try:
-        return version("ambience")
-    except PackageNotFoundError:  # running from a checkout that was never installed
-        return "0+unknown"
 
 
 async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
@@ -58,7 +51,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    service: Service, admin_token: str, *, stopping: asyncio.Event | None = None, limits: Limits | None = None
+    service: VenuePort, admin_token: str, *, stopping: asyncio.Event | None = None, limits: Limits | None = None
 ) -> FastAPI:
     """The API of docs/contract.md §5 over `service`, which must be running (entered) while the app serves.
 
@@ -76,7 +69,7 @@ def create_app(
 
     app = FastAPI(
         title="ambience",
-        version=_version(),
+        version=ambience_version(),
         summary="Edge controller of a venue: check-ins, community mood profiles, devices and the event record.",
         description="Send `Authorization: Bearer <token>`: the venue's admin token, or a community's token "
         "(issued by `POST /api/v1/communities`, which reaches only that community's profile). "

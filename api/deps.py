@@ -22,11 +22,11 @@ from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CollectorRegistry
 
 from controller.shell.record import EventRecord
-from controller.shell.service import Service
 from profiles.communities import CommunityStore
 from profiles.store import ProfileStore
 
 from .models import CommunityPath, Problem, ValidationProblem
+from .port import VenuePort
 from .tokens import TokenCache
 
 ADMIN = "admin"
@@ -37,7 +37,7 @@ _T = TypeVar("_T")
 class Context:
     """One per app (tests create many apps): the service it fronts and what the routes share."""
 
-    service: Service
+    service: VenuePort
     admin_token: bytes
     metrics: CollectorRegistry
     stopping: asyncio.Event | None = None

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from controller.shell.service import Service
+from .port import VenuePort
 
 __all__ = ["ServiceCollector", "registry_for"]
 
@@ -21,7 +21,7 @@ __all__ = ["ServiceCollector", "registry_for"]
 class ServiceCollector(Collector):
     """The venue's counters and gauges, named `ambience_*`."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: VenuePort) -> None:
         self._service = service
 
     def collect(self) -> Iterator[Metric]:
@@ -61,25 +61,24 @@ class ServiceCollector(Collector):
         present = GaugeMetricFamily(
             "ambience_members_present", "Members checked in, per community", labels=["community"]
         )
-        for community, count in sorted(service.presence.headcount().items()):
+        for community, count in sorted(service.state.presence.headcount().items()):
             present.add_metric([community], count)
         yield present
         yield GaugeMetricFamily(
-            "ambience_headcount", "Members checked in, all communities", value=service.presence.total
+            "ambience_headcount", "Members checked in, all communities", value=service.state.presence.total
         )
 
-        shadows = service.shadows.values()
-        yield GaugeMetricFamily("ambience_devices", "Devices the controller drives", value=len(service.shadows))
+        shadows = service.state.shadows.values()
+        yield GaugeMetricFamily("ambience_devices", "Devices the controller drives", value=len(service.state.shadows))
         yield GaugeMetricFamily(
             "ambience_devices_online", "Devices known to be online", value=sum(s.online is True for s in shadows)
         )
-        bus = service.bus
         yield GaugeMetricFamily(
-            "ambience_mqtt_connected", "1 while connected to the broker", value=int(bus is not None and bus.connected)
+            "ambience_mqtt_connected", "1 while connected to the broker", value=int(service.mqtt_connected())
         )
 
 
-def registry_for(service: Service) -> CollectorRegistry:
+def registry_for(service: VenuePort) -> CollectorRegistry:
     """A fresh registry with the service's metrics and the process's own (memory, CPU, open files)."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(ServiceCollector(service))

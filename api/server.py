@@ -14,11 +14,10 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from controller.shell.service import Service
-
 from .connections import bounded_h11
 from .limits import Limits
 from .log_filters import ACCEPT_FAILED, RepeatFilter, filtering
+from .port import VenuePort
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,7 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    service: Service, host: str, port: int, admin_token: str, stop: asyncio.Event, *, limits: Limits | None = None
+    service: VenuePort, host: str, port: int, admin_token: str, stop: asyncio.Event, *, limits: Limits | None = None
 ) -> None:
     """Run the API until `stop` is set. One loop: route handlers call the service directly, no locks needed."""
     from .app import create_app

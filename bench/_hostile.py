@@ -2,8 +2,9 @@
 
 The harness imports nothing of the project: it must measure the code of `--tree` (the committed "before" tree in
 a worktree, or the working tree "after" a change) with exactly the same client side, so it carries its own small
-copies of what `_venue.py` takes from `controller` (finding Mosquitto, a free port). Only the processes it starts
-run project code, each as `python -m MODULE` with its working directory and `PYTHONPATH` set to the tree; the
+copies of what `_venue.py` takes from `controller` (finding Mosquitto, a free port); of this checkout it imports
+`testkit.processes` alone, which uses the standard library only, whichever tree is measured. Only the processes it
+starts run project code, each as `python -m MODULE` with its working directory and `PYTHONPATH` set to the tree; the
 `ambience.http` entry point (the API) is resolved by importing `api.server`, so `PYTHONPATH` decides which API is
 served, and `Tree.check_imports` proves it before anything starts.
 
@@ -48,8 +49,10 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
-from _process import die_with_parent
 from paho.mqtt.enums import CallbackAPIVersion
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit, for `python bench/X.py` and its imports
+from testkit.processes import die_with_parent  # the standard library only: nothing of the tree under test
 
 HOST = "127.0.0.1"
 ROOT = Path(__file__).resolve().parents[1]

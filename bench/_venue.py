@@ -47,12 +47,13 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
-from _process import die_with_parent
 from paho.mqtt.enums import CallbackAPIVersion
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit, for `python bench/X.py` and its imports
 from controller.cli.broker import MosquittoBroker
 from profiles.loader import load_document, load_profile
 from profiles.profile import Profile
+from testkit.processes import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

@@ -44,8 +44,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from _process import interruptible
 from _venue import BROKER_KINDS, BenchError, BenchVenue, fmt, percentile
+
+from testkit.processes import interruptible
 
 BLOCK = 40  # messages per community block: the leader changes about every BLOCK messages
 PRESENT = 10  # members kept present (check-outs start once this many are in)

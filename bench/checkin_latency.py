@@ -40,8 +40,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from _process import interruptible
 from _venue import BROKER_KINDS, BenchError, BenchVenue, broker_round_trips, fmt, summary_ms
+
+from testkit.processes import interruptible
 
 COMMUNITY = "book-club"
 PRE_GAP_S = 0.05  # between the first member's check-in and the second's: people do not arrive together

@@ -83,7 +83,8 @@ from _hostile import (
     percentile,
     post_raw,
 )
-from _process import interruptible
+
+from testkit.processes import interruptible
 
 Report = tuple[list[str], dict[str, Any]]
 CHECKINS = "/api/v1/checkins"

@@ -41,14 +41,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _venue import fmt, interruptible, percentile, summary_ms
+from _venue import fmt, percentile, summary_ms
 
 from controller.shell.forwarder import InfluxForwarder
 from controller.shell.record import EventRecord, Mutation, presence_upsert
 from profiles.venue import InfluxSettings
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' victoria-metrics runner, one copy
-from tests.integration.victoria import VictoriaMetrics, find_binary
+from testkit.processes import interruptible
+from testkit.victoria import VictoriaMetrics, find_binary
 
 COMMUNITIES = ("book-club", "spicy-tech-gossip", "house")
 DEVICES = tuple(f"light-{i:03d}" for i in range(50))

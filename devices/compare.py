@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeAlias, TypeVar
 
 from devices.states import AudioState, ClimateState, DeviceState, LightState, ScentState, set_fields
-from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN, kelvin_to_mired
+from devices.units import DEFAULT_MIRED_RANGE, MiredRange, kelvin_to_mired
 
 BRIGHTNESS_TOLERANCE_PCT = 1.0  # 0-254 rounding is at most 0.2 %; the rest is fade reports settling
 COLOR_TEMP_TOLERANCE_MIRED = 2  # mired and Kelvin both round to integers on the way
@@ -25,7 +25,6 @@ VOLUME_TOLERANCE = 0
 INTENSITY_TOLERANCE = 0
 
 S = TypeVar("S", bound=LightState | ClimateState | AudioState | ScentState)
-MiredRange: TypeAlias = tuple[int, int]
 # desired value, reported value (never None here), the device's mired range -> "already satisfied"
 Satisfies: TypeAlias = Callable[[Any, Any, MiredRange], bool]
 
@@ -76,7 +75,7 @@ _REPORTED_ONLY: dict[str, Satisfies] = {"local_temp_c": _within(LOCAL_TEMP_TOLER
 
 
 def meaningful_change(
-    new: DeviceState, old: DeviceState | None, *, mired_range: MiredRange = (Z2M_MIRED_MIN, Z2M_MIRED_MAX)
+    new: DeviceState, old: DeviceState | None, *, mired_range: MiredRange = DEFAULT_MIRED_RANGE
 ) -> bool:
     """Whether a report says something `old` did not, beyond the tolerances above (a fade's last step, 200 vs 201
     of 254, a thermostat's rounding): what the record keeps at once; the rest it keeps now and then."""
@@ -106,7 +105,7 @@ def differences(
     desired: S,
     reported: S | None,
     *,
-    mired_range: MiredRange = (Z2M_MIRED_MIN, Z2M_MIRED_MAX),
+    mired_range: MiredRange = DEFAULT_MIRED_RANGE,
 ) -> S | None:
     """The part of `desired` that `reported` does not already satisfy, or None when nothing differs.
 

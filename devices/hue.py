@@ -25,6 +25,7 @@ from devices.units import (
     HUE_BRI_MAX,
     HUE_MIRED_MAX,
     HUE_MIRED_MIN,
+    MiredRange,
     hue_bri_to_percent,
     kelvin_to_mired,
     mired_to_kelvin,
@@ -35,7 +36,6 @@ from devices.units import (
 
 Body: TypeAlias = dict[str, Any]
 Partial: TypeAlias = dict[str, Any]  # LightState field -> value
-MiredRange: TypeAlias = tuple[int, int]
 
 ToConverter: TypeAlias = Callable[[Any, MiredRange], Body]
 FromConverter: TypeAlias = Callable[[object], Partial]

@@ -8,10 +8,17 @@ deciseconds exist only at the protocol edge. Every function here is pure and tot
 from __future__ import annotations
 
 import math
+from typing import TypeAlias
 
 Z2M_BRIGHTNESS_MAX = 254
 Z2M_MIRED_MIN = 153  # 6536 K: the coldest white Zigbee2MQTT lights accept
 Z2M_MIRED_MAX = 500  # 2000 K: the warmest
+
+MiredRange: TypeAlias = tuple[int, int]
+"""The (coldest, warmest) colour temperatures a light accepts, in mireds."""
+
+DEFAULT_MIRED_RANGE: MiredRange = (Z2M_MIRED_MIN, Z2M_MIRED_MAX)
+"""What a light is assumed to accept when neither the venue's config nor its driver says."""
 
 HUE_BRI_MIN = 1  # Hue v1 has no brightness 0: 1 is the dimmest level a light that is on can show
 HUE_BRI_MAX = 254

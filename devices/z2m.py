@@ -27,6 +27,7 @@ from devices.units import (
     Z2M_BRIGHTNESS_MAX,
     Z2M_MIRED_MAX,
     Z2M_MIRED_MIN,
+    MiredRange,
     encodable,
     kelvin_to_mired,
     mired_to_kelvin,
@@ -37,7 +38,6 @@ from devices.units import (
 
 Payload: TypeAlias = dict[str, object]
 Partial: TypeAlias = dict[str, Any]  # state field -> value, fed to the state's constructor
-MiredRange: TypeAlias = tuple[int, int]
 
 ToConverter: TypeAlias = Callable[[Any, MiredRange], Payload]
 FromConverter: TypeAlias = Callable[[object], Partial]

@@ -62,7 +62,7 @@ class ProfileError(AmbienceError, ValueError):
         return "\n".join(self.lines()) or "invalid document"
 
 
-def _number(value: Any) -> str:
+def _plain(value: Any) -> str:
     """`5.0` reads as `5` to a person."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -100,10 +100,10 @@ def _from_exception(ctx: Mapping[str, Any]) -> str:
 _MESSAGES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "missing": lambda ctx: "required",
     "extra_forbidden": lambda ctx: "unknown field",
-    "greater_than_equal": lambda ctx: f"must be >= {_number(ctx.get('ge'))}",
-    "greater_than": lambda ctx: f"must be > {_number(ctx.get('gt'))}",
-    "less_than_equal": lambda ctx: f"must be <= {_number(ctx.get('le'))}",
-    "less_than": lambda ctx: f"must be < {_number(ctx.get('lt'))}",
+    "greater_than_equal": lambda ctx: f"must be >= {_plain(ctx.get('ge'))}",
+    "greater_than": lambda ctx: f"must be > {_plain(ctx.get('gt'))}",
+    "less_than_equal": lambda ctx: f"must be <= {_plain(ctx.get('le'))}",
+    "less_than": lambda ctx: f"must be < {_plain(ctx.get('lt'))}",
     "int_type": lambda ctx: "must be a whole number",
     "int_parsing": lambda ctx: "must be a whole number",
     "int_from_float": lambda ctx: "must be a whole number",

@@ -39,7 +39,7 @@ async def create_community(body: CommunityCreate, ctx: Ctx, _: Admin) -> Communi
 async def list_communities(ctx: Ctx, _: Admin) -> list[CommunitySummary]:
     """Registered communities and communities with a profile (from files or the hub), by id."""
     registered = {c.id: c for c in await asyncio.to_thread(ctx.communities.all)}
-    profiles = ctx.service.profiles
+    profiles = ctx.service.state.profiles
     summaries = []
     for community_id in sorted(registered.keys() | profiles.keys()):
         community, profile = registered.get(community_id), profiles.get(community_id)

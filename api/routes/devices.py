@@ -6,6 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from controller.core.views import devices_view
+
 from ..deps import ADMIN_ONLY, Admin, Ctx
 from ..models import DeviceView
 
@@ -15,4 +17,4 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 @router.get("/devices", response_model=list[DeviceView], responses=ADMIN_ONLY)
 async def devices(ctx: Ctx, _: Admin) -> list[dict[str, Any]]:
     """Each device: desired and reported state (human units, `color_hex` for lights), online, last seen."""
-    return ctx.service.devices_view()
+    return devices_view(ctx.service.state)

@@ -57,7 +57,7 @@ def describe(state: DeviceState | None) -> str:
 
 def render(service: Service, now: datetime, speed: float, narration: Sequence[str]) -> str:
     venue = service.venue
-    res = service.resolution
+    res = service.state.resolution
     lines = [
         CLEAR + f"{BOLD}ambience demo{RESET} · {venue.venue.name} ({venue.venue.id}) · venue time "
         f"{now:%H:%M} (x{speed:g}) · MQTT {'connected' if service.bus and service.bus.connected else 'down'}"
@@ -75,8 +75,8 @@ def render(service: Service, now: datetime, speed: float, narration: Sequence[st
             lines.append(f"{BOLD}Limits{RESET}   {clamps}")
     lines.append("")
     lines.append(f"{BOLD}{'device':<16}{'zone':<8}{'online':<8}reported state{RESET}")
-    for device_id, device in service.devices.items():
-        shadow = service.shadows[device_id]
+    for device_id, device in service.state.site.devices.items():
+        shadow = service.state.shadows[device_id]
         online = {True: "yes", False: "NO", None: "?"}[shadow.online]
         lines.append(f"{device_id:<16}{device.zone:<8}{online:<8}{describe(shadow.reported)}")
     lines.append("")

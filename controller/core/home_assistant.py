@@ -16,18 +16,17 @@ Reference: https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery and t
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from controller.core.topics import Topics
 from profiles.profile import Profile
 from profiles.venue import ApiSettings, VenueConfig
+from profiles.version import ambience_version
 
 AUTO = "Automatic"
 """The select's option for "no forced profile": capitalised, so it can never be a community id (a lower-case slug)."""
@@ -43,15 +42,6 @@ class Entity:
     component: str  # sensor | select
     object_id: str
     config: dict[str, Any]
-
-
-@functools.cache
-def _version() -> str:
-    """Read from the installed package's metadata once: it is a file read, and it cannot change while running."""
-    try:
-        return metadata.version("ambience")
-    except metadata.PackageNotFoundError:  # run from a source tree that was not installed
-        return "unknown"
 
 
 def node_id(venue: VenueConfig) -> str:
@@ -111,7 +101,7 @@ def entities(venue: VenueConfig, profiles: Profiles) -> list[Entity]:
         "name": venue.venue.name,
         "manufacturer": "ambience",
         "model": "Venue controller",
-        "sw_version": _version(),
+        "sw_version": ambience_version(),
     }
     if (url := dashboard_url(venue.api)) is not None:
         device["configuration_url"] = url
@@ -120,7 +110,7 @@ def entities(venue: VenueConfig, profiles: Profiles) -> list[Entity]:
         "payload_available": "online",
         "payload_not_available": "offline",
         "device": device,
-        "origin": {"name": "ambience", "sw_version": _version()},
+        "origin": {"name": "ambience", "sw_version": ambience_version()},
     }
     labels = option_labels(profiles)
     headcount = {

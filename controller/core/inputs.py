@@ -13,9 +13,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from controller.core.home_assistant import parse_force
+from controller.core.messages import CheckIn, CheckOut, Force, HomeAssistantBirth, HubProfile, Input, Rejected
+from controller.core.topics import Topics
 from devices.units import encodable
 from devices.z2m import decode_json_object
-from profiles.errors import FieldError
+from profiles.errors import FieldError, ProfileError
+from profiles.loader import parse_profile
 from profiles.units import SLUG_PATTERN
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "decode_object",
     "invalid_text",
     "parse_kiosk",
+    "parse_message",
     "shown",
 ]
 
@@ -110,3 +115,47 @@ def parse_kiosk(
     if errors or not isinstance(member, str):
         return None, errors
     return Kiosk(member, community if isinstance(community, str) else ""), []
+
+
+def parse_message(
+    topics: Topics, topic: str, payload: bytes, *, knows: Callable[[str], bool], birth_topic: str | None = None
+) -> Input | None:
+    """A message on one of the venue's own topics as a typed input (refused input as `Rejected`); None for a
+    topic that is not ours or a message that asks nothing (a cleared retained profile, Home Assistant going away).
+
+    `knows` says whether the venue knows a community; `birth_topic` is Home Assistant's status topic, if watched."""
+    if topic == topics.checkin:
+        kiosk, errors = parse_kiosk(payload, need_community=True, knows=knows)
+        if kiosk is None:
+            return Rejected(topic, tuple(errors))
+        return CheckIn(kiosk.member_id, kiosk.community_id, "mqtt", topic)
+    if topic == topics.checkout:
+        kiosk, errors = parse_kiosk(payload, need_community=False, knows=knows)
+        if kiosk is None:
+            return Rejected(topic, tuple(errors))
+        return CheckOut(kiosk.member_id, "mqtt", topic)
+    if topic.startswith(topics.profiles):
+        return _hub_profile(topic, topic[len(topics.profiles) :], payload)
+    if topic == topics.force:
+        community_id, error = parse_force(payload)
+        if error is not None:
+            return Rejected(topic, (FieldError("(payload)", error),))
+        return Force(community_id, "mqtt", topic)
+    if birth_topic is not None and topic == birth_topic:
+        return HomeAssistantBirth() if payload.strip() == b"online" else None
+    return None
+
+
+def _hub_profile(topic: str, community_id: str, payload: bytes) -> Input | None:
+    if not payload:  # a cleared retained message: nothing to store
+        return None
+    data, errors = decode_object(payload, "a profile")
+    if data is None:
+        return Rejected(topic, tuple(errors))
+    try:
+        profile = parse_profile(data)
+    except ProfileError as exc:
+        return Rejected(topic, tuple(exc.errors))
+    if profile.community_id != community_id:
+        return Rejected(topic, (FieldError("community_id", f"must match the topic ({shown(community_id)})"),))
+    return HubProfile(profile, topic)

@@ -8,24 +8,17 @@ back (it may have lost power and forgotten).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
-from controller.core.resolve import ALL_ZONES, ZoneAmbience
+from controller.core.resolve import ZoneAmbience
 from controller.core.shadow import Shadow
 from devices.compare import differences
+from devices.driver import Command
 from devices.states import DeviceState
-from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN
-from profiles.venue import DeviceConfig
+from devices.units import DEFAULT_MIRED_RANGE, MiredRange
+from profiles.venue import ALL_ZONES, DeviceConfig
 
-DEFAULT_MIRED_RANGE = (Z2M_MIRED_MIN, Z2M_MIRED_MAX)
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    device_id: str
-    change: DeviceState
-    transition_s: float | None = None
+__all__ = ["DEFAULT_MIRED_RANGE", "Command", "desired_for", "plan"]
 
 
 def desired_for(device: DeviceConfig, zones: Mapping[str, ZoneAmbience]) -> tuple[DeviceState | None, float | None]:
@@ -47,12 +40,16 @@ def plan(
     zones: Mapping[str, ZoneAmbience],
     shadows: Mapping[str, Shadow],
     now: datetime,
+    *,
+    mireds: Mapping[str, MiredRange] | None = None,
 ) -> list[Command]:
+    """The commands that bring `devices` to the ambience of `zones`. `mireds`: colour-temperature ranges the
+    drivers learned, per device, for those the venue's config does not give (compared as the device will clamp)."""
     commands: list[Command] = []
     empty = Shadow()
     # Devices of a zone share one desired state and mostly report the same thing, so one comparison serves many
     # devices: memoised for this call only (the desired states are held by `zones`, so their ids are stable).
-    memo: dict[tuple[int, DeviceState | None, tuple[int, int]], DeviceState | None] = {}
+    memo: dict[tuple[int, DeviceState | None, MiredRange], DeviceState | None] = {}
     for device in devices:
         desired, transition = desired_for(device, zones)
         if desired is None:
@@ -60,13 +57,13 @@ def plan(
         shadow = shadows.get(device.id, empty)
         if shadow.online is False or shadow.overridden(now):
             continue
-        mireds = device.color_temp_range or DEFAULT_MIRED_RANGE
+        span = device.color_temp_range or (mireds.get(device.id) if mireds else None) or DEFAULT_MIRED_RANGE
         expected = None if shadow.resync else shadow.expected(now)
-        key = (id(desired), expected, mireds)
+        key = (id(desired), expected, span)
         if key in memo:
             change = memo[key]
         else:
-            change = memo[key] = differences(desired, expected, mired_range=mireds)
+            change = memo[key] = differences(desired, expected, mired_range=span)
         if change is not None:
             commands.append(Command(device.id, change, transition))
     return commands

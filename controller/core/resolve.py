@@ -29,10 +29,9 @@ from controller.core.presence import Presence
 from devices.states import AudioState, ClimateState, LightState, ScentState
 from devices.units import hex_to_xy
 from profiles.profile import Lighting, Phase, Profile
-from profiles.venue import VenueConfig
+from profiles.venue import ALL_ZONES, VenueConfig
 
 Values = dict[str, Any]
-ALL_ZONES = "*"
 Source = Literal["community", "forced", "default", "none"]
 
 

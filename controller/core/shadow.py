@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from devices.compare import apply, differences, merge
 from devices.states import DeviceState
-from devices.units import Z2M_MIRED_MAX, Z2M_MIRED_MIN
+from devices.units import DEFAULT_MIRED_RANGE, MiredRange
 
 FIRST_RETRY = timedelta(seconds=5)
 MAX_RETRY = timedelta(minutes=5)
@@ -45,7 +45,7 @@ def on_report(
     now: datetime,
     *,
     live: bool = True,
-    mired_range: tuple[int, int] = (Z2M_MIRED_MIN, Z2M_MIRED_MAX),
+    mired_range: MiredRange = DEFAULT_MIRED_RANGE,
 ) -> Shadow:
     """A state message arrived. A device that reports *live* is online, whatever its availability topic said.
 
@@ -90,7 +90,7 @@ def is_manual_change(
     state: DeviceState,
     desired: DeviceState | None,
     now: datetime,
-    mired_range: tuple[int, int] = (Z2M_MIRED_MIN, Z2M_MIRED_MAX),
+    mired_range: MiredRange = DEFAULT_MIRED_RANGE,
 ) -> bool:
     """A live report that no command of ours explains: the device was online and had confirmed everything we
     sent, its state really changed (not a periodic or repeated report), and it moved away from what we want.

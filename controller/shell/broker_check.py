@@ -112,7 +112,7 @@ def parse_uptime(payload: bytes) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _number(value: object) -> float | None:
+def _as_real(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
@@ -122,9 +122,9 @@ def parse_marker(payload: bytes) -> Marker | None:
         data = json.loads(payload)
     except ValueError:
         return None
-    if not isinstance(data, dict) or (written_at := _number(data.get("written_at"))) is None:
+    if not isinstance(data, dict) or (written_at := _as_real(data.get("written_at"))) is None:
         return None
-    return Marker(written_at, _number(data.get("uptime_s")))
+    return Marker(written_at, _as_real(data.get("uptime_s")))
 
 
 def judge(seen: Observation, memory: Memory | None, broker: str) -> Verdict:

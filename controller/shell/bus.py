@@ -78,11 +78,14 @@ class Bus:
         keepalive_s: int = 30,
         on_connect: Callable[[], None] | None = None,
         on_disconnect: Callable[[], None] | None = None,
+        on_messages: Callable[[list[Message]], None] | None = None,
         max_reconnect_delay_s: int = 30,
     ) -> None:
         self.address = BrokerAddress.parse(url)
         self.subscriptions = list(subscriptions)
         self.messages: asyncio.Queue[Message] = asyncio.Queue()
+        """Where messages go unless `on_messages` takes them (on the loop, in bunches, in order)."""
+        self._on_messages = on_messages
         self._arrived: list[Message] = []  # from paho's thread, not yet on `messages`
         self._arrived_lock = threading.Lock()
         self._drain_posted = False
@@ -182,6 +185,9 @@ class Bus:
         with self._arrived_lock:
             arrived, self._arrived = self._arrived, []
             self._drain_posted = False
+        if self._on_messages is not None:
+            self._on_messages(arrived)
+            return
         for message in arrived:
             self.messages.put_nowait(message)
 

@@ -68,7 +68,7 @@ def _epoch_ns(ts: datetime) -> int:
     return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
 
 
-def _number(value: Any) -> float | None:
+def _field_number(value: Any) -> float | None:
     """A payload value as a float field, or None when it is not numeric. Always float: InfluxDB rejects a field
     whose type changes (a brightness of 50 then 50.5 would be int then float)."""
     if isinstance(value, bool):
@@ -121,24 +121,24 @@ def to_points(events: Iterable[Event]) -> list[Point]:
             if (tag := _tag(payload.get(key))) is not None:
                 tags[key] = tag
         for key in FIELD_KEYS:
-            if (number := _number(payload.get(key))) is not None:
+            if (number := _field_number(payload.get(key))) is not None:
                 fields[key] = number
         state = payload.get("state")
         if event.type == "device_state" and isinstance(state, Mapping):
             for name, value in sorted(state.items()):
-                if (number := _number(value)) is not None:
+                if (number := _field_number(value)) is not None:
                     fields[f"state_{name}"] = number
                 elif (tag := _tag(value)) is not None:
                     tags[f"state_{name}"] = tag
                 elif name == "color_xy" and isinstance(value, list | tuple) and len(value) == 2:
-                    x, y = (_number(v) for v in value)
+                    x, y = (_field_number(v) for v in value)
                     if x is not None and y is not None:
                         fields["state_color_x"], fields["state_color_y"] = x, y
         headcount = payload.get("headcount")
         if event.type == "profile_activated" and isinstance(headcount, Mapping):
             counts: dict[str, float] = {}
             for community, value in headcount.items():
-                if (number := _number(value)) is not None:
+                if (number := _field_number(value)) is not None:
                     counts[str(community)] = number
             fields["headcount_total"] = float(sum(counts.values()))
             active = payload.get("active")
@@ -151,7 +151,7 @@ def to_points(events: Iterable[Event]) -> list[Point]:
                 (payload.get("community_id"), payload.get("present")),
                 (payload.get("moved_from"), payload.get("moved_from_present")),
             ):
-                if (tag := _tag(community)) is not None and (number := _number(present)) is not None:
+                if (tag := _tag(community)) is not None and (number := _field_number(present)) is not None:
                     points.append(_headcount_point(event, tag, number, time_ns))
         points.append(_point(MEASUREMENT, tags, fields, time_ns))
     return points

@@ -138,23 +138,35 @@ class EventRecord:
         durable: bool = False,
     ) -> asyncio.Future[int] | None:
         """Queue an event; with `durable`, return a future (of the running loop) that resolves once it is committed."""
+        return self.emit_all([(type_, payload, mutations, durable)], ts)[0]
+
+    def emit_all(
+        self, events: Sequence[tuple[str, dict[str, Any], Sequence[Mutation], bool]], ts: datetime
+    ) -> list[asyncio.Future[int] | None]:
+        """Queue several events (type, payload, mutations, durable) together: each is serialised and checked first,
+        so one that cannot be stored (`UnstorableEvent`) queues none of them. A future for each durable one."""
         if self._failed is not None:
             raise RecordError(f"the event record at {self.path} cannot be written: {self._failed}") from self._failed
-        body = _storable_payload(type_, payload)
-        for _, params in mutations:
-            _check_params(type_, params)
+        bodies = []
+        for type_, payload, mutations, _ in events:
+            bodies.append(_storable_payload(type_, payload))
+            for _, params in mutations:
+                _check_params(type_, params)
         stamp = ts.isoformat()
+        futures: list[asyncio.Future[int] | None] = []
         with self._id_lock:
-            event = Event(self._next_id, ts, self.venue_id, type_, payload)
-            self._next_id += 1
-            future: asyncio.Future[int] | None = None
-            loop: asyncio.AbstractEventLoop | None = None
-            if durable:
-                loop = asyncio.get_running_loop()
-                future = loop.create_future()
-            row = (event.id, stamp, self.venue_id, type_, body)
-            self._queue.put(_Pending(event, row, mutations, future, loop))
-        return future
+            for (type_, payload, mutations, durable), body in zip(events, bodies, strict=True):
+                event = Event(self._next_id, ts, self.venue_id, type_, payload)
+                self._next_id += 1
+                future: asyncio.Future[int] | None = None
+                loop: asyncio.AbstractEventLoop | None = None
+                if durable:
+                    loop = asyncio.get_running_loop()
+                    future = loop.create_future()
+                row = (event.id, stamp, self.venue_id, type_, body)
+                self._queue.put(_Pending(event, row, mutations, future, loop))
+                futures.append(future)
+        return futures
 
     async def append(
         self, type_: str, payload: dict[str, Any], ts: datetime, mutations: Sequence[Mutation] = ()

@@ -15,8 +15,9 @@ import pytest
 
 from api.server import serve
 from controller.cli.broker import MosquittoBroker, free_port
+from testkit.waiting import wait_until
 from tests.api.harness import ADMIN, ADMIN_TOKEN, Api, running_api
-from tests.integration.harness import example_venue, run, running_venue, wait_until
+from tests.integration.harness import example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration  # each test on a broker of its own: see test_auth.py
 

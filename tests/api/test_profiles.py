@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from controller.cli.broker import MosquittoBroker
+from testkit.waiting import wait_until
 from tests.api.harness import Api, running_api
-from tests.integration.harness import example_venue, run, wait_until
+from tests.integration.harness import example_venue, run
 
 pytestmark = pytest.mark.integration  # each test on a broker of its own: see test_auth.py
 

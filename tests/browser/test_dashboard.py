@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from controller.cli.broker import MosquittoBroker, free_port
-from tests.e2e.cli import wait_until
+from testkit.waiting import wait_until_sync
 from tests.integration.harness import Venue, example_venue, running_venue
 
 pytestmark = pytest.mark.integration
@@ -119,7 +119,7 @@ def venue_with_api(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[LiveV
             except (urllib.error.URLError, ConnectionError):
                 return False
 
-        wait_until(healthy, 15, "the API to answer /healthz")
+        wait_until_sync(healthy, 15, "the API to answer /healthz")
         yield live
     finally:
         if "loop" in loop_box:
@@ -204,7 +204,7 @@ def test_dashboard_follows_the_room_live(
                 )
                 return str(reported["color_hex"]) if ok else None
 
-            house_hex = wait_until(lambda: lamp_reports(60, 3000), 15, "the lamp to report the house profile")
+            house_hex = wait_until_sync(lambda: lamp_reports(60, 3000), 15, "the lamp to report the house profile")
             expect(page.locator("#active-profile")).to_have_attribute("data-profile", "house")
             expect(lamp).to_have_attribute("data-color", house_hex)
             expect(lamp).to_have_attribute("data-online", "true")
@@ -218,7 +218,7 @@ def test_dashboard_follows_the_room_live(
                 expect(page.locator("#checkin-result")).to_have_text(f"{member} checked in (book-club).")
 
             # The lamp turns to book-club's 80 %, 2700 K; the tile follows, driven by the event stream.
-            club_hex = wait_until(lambda: lamp_reports(80, 2700), 15, "the lamp to report book-club's profile")
+            club_hex = wait_until_sync(lambda: lamp_reports(80, 2700), 15, "the lamp to report book-club's profile")
             assert club_hex != house_hex
             expect(lamp).to_have_attribute("data-color", club_hex)
             assert lamp.get_attribute("data-color") == live.device(LAMP)["reported"]["color_hex"]
@@ -329,7 +329,7 @@ def test_dashboard_follows_the_room_live(
             # A member leaves from the page (x on their chip): book-club is below its quorum, the house mood returns.
             page.click('[data-member-id="reader-2"] button')
             expect(club).to_have_attribute("data-count", "1")
-            wait_until(lambda: lamp_reports(60, 3000), 15, "the lamp to report the house profile again")
+            wait_until_sync(lambda: lamp_reports(60, 3000), 15, "the lamp to report the house profile again")
             expect(lamp).to_have_attribute("data-color", house_hex)
 
             # Sign out: the token is forgotten and asked for again.

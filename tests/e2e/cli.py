@@ -12,10 +12,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import psutil
 
@@ -92,6 +90,10 @@ class Proc:
     def running(self) -> bool:
         return self.popen.poll() is None
 
+    def failed(self) -> bool:
+        """Exited with an error, so a wait on it is over (testkit.waiting.Watched); a command may end with 0."""
+        return not self.running() and self.popen.returncode != 0
+
     def children(self) -> list[psutil.Process]:
         """Its descendants now; each is remembered, so `leftovers()` can ask about them after it exits."""
         try:
@@ -152,22 +154,6 @@ def started(
         yield proc
     finally:
         proc.close()
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, *procs: Proc, poll_s: float = 0.05) -> Any:
-    """Poll `condition` until truthy; on timeout fail with `what` and the output of `procs`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        for proc in procs:
-            if not proc.running() and proc.popen.returncode != 0:
-                raise AssertionError(f"{proc.name} exited while waiting for {what}\n{proc.describe()}")
-        if time.monotonic() > deadline:
-            details = "\n".join(proc.describe() for proc in procs)
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{details}")
-        time.sleep(poll_s)
 
 
 def processes_mentioning(*needles: str) -> list[psutil.Process]:

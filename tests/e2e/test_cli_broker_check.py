@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import pytest
 
 from controller.cli.broker import MosquittoBroker, find_mosquitto, free_port
-from tests.e2e.cli import Proc, lines, started, wait_until
+from testkit.waiting import wait_until_sync
+from tests.e2e.cli import Proc, lines, started
 from tests.e2e.test_cli_run import write_venue
 from tests.integration.debian_mosquitto import DebianMosquitto
 
@@ -45,10 +46,10 @@ def run_across_a_broker_restart(broker: Broker, folder: Path) -> list[dict[str, 
     """`ambience run` against `broker`, which restarts once after the controller's first check; every log entry."""
     venue = write_venue(folder, broker.url)
     with started("controller", ["run", "--config", str(venue.path)], folder, "run") as run:
-        wait_until(lambda: len(checks(run)) == 1, 20, "the first broker check", run)
+        wait_until_sync(lambda: len(checks(run)) == 1, 20, "the first broker check", run)
         broker.stop()
         broker.start()
-        wait_until(lambda: len(checks(run)) == 2, 20, "the check after the broker's restart", run)
+        wait_until_sync(lambda: len(checks(run)) == 2, 20, "the check after the broker's restart", run)
         assert run.stop() == 0, run.describe()
     return log_entries(run)
 

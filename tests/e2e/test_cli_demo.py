@@ -20,8 +20,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.cli.broker import find_mosquitto, free_port
-from tests.e2e.cli import Proc, cli_env, lines, processes_mentioning, started, wait_until
-from tests.integration.harness import Kiosk
+from testkit.mqtt_clients import Kiosk
+from testkit.waiting import wait_until_sync
+from tests.e2e.cli import Proc, cli_env, lines, processes_mentioning, started
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def require_mosquitto() -> None:
 
 
 def wait_for_first_line(demo: Proc) -> re.Match[str]:
-    wait_until(lambda: "\n" in demo.stdout, 15, "the demo's first line", demo)
+    wait_until_sync(lambda: "\n" in demo.stdout, 15, "the demo's first line", demo)
     first = demo.stdout.splitlines()[0]
     match = FIRST_LINE.match(first)
     assert match, first
@@ -59,7 +60,9 @@ def wait_for_first_line(demo: Proc) -> re.Match[str]:
 
 def wait_for_house(demo: Proc) -> None:
     """The service is up and subscribed once it has applied the default profile."""
-    wait_until(lambda: '  profile_activated: {"community_id":"house"' in demo.stdout, 10, "the house profile", demo)
+    wait_until_sync(
+        lambda: '  profile_activated: {"community_id":"house"' in demo.stdout, 10, "the house profile", demo
+    )
 
 
 def assert_nothing_left(demo: Proc, url: str, data_dir: str, hue: str | None = None) -> None:
@@ -128,7 +131,7 @@ def test_demo_with_the_embedded_broker_takes_checkins_from_outside(tmp_path: Pat
         try:
             kiosk.checkin(f"e2e-{uuid.uuid4().hex[:6]}", "book-club")
             kiosk.checkin(f"e2e-{uuid.uuid4().hex[:6]}", "book-club")
-            wait_until(lambda: demo.stdout.count("  checkin: ") == 2, 3, "both check-ins in the output", demo)
+            wait_until_sync(lambda: demo.stdout.count("  checkin: ") == 2, 3, "both check-ins in the output", demo)
         finally:
             kiosk.close()
 
@@ -222,7 +225,7 @@ def test_demo_does_not_lose_acknowledged_checkins(tmp_path: Path, broker_args: l
             return set(re.findall(r'^  checkin: \{"member_id":"([^"]+)"', demo.stdout, re.MULTILINE))
 
         with contextlib.suppress(AssertionError):
-            wait_until(lambda: set(sent) <= recorded(), 2, "every acknowledged check-in", demo)
+            wait_until_sync(lambda: set(sent) <= recorded(), 2, "every acknowledged check-in", demo)
         lost = [m for m in sent if m not in recorded()]
         assert demo.stop(signal.SIGINT, timeout=10) == 0, demo.describe()
 

@@ -12,9 +12,10 @@ import pytest
 
 from controller.cli.broker import MosquittoBroker, free_port
 from profiles.loader import load_document
-from tests.e2e.cli import EXAMPLES, ambience, cli_env, lines, started, wait_until
+from testkit.mqtt_clients import Observer
+from testkit.waiting import wait_until_sync
+from tests.e2e.cli import EXAMPLES, ambience, cli_env, lines, started
 from tests.integration.debian_mosquitto import DebianMosquitto
-from tests.integration.harness import Listener
 
 WRITTEN = ("venue.yaml", "profiles/house.yaml", ".env")
 
@@ -121,7 +122,7 @@ def test_run_starts_on_the_starter_and_logs_json_lines_with_the_venue(
         def json_lines() -> list[dict[str, Any]]:
             return [json.loads(line) for line in lines(run.stderr)]
 
-        wait_until(lambda: any(e["venue"] == venue_id for e in json_lines()), 20, "a log line with the venue", run)
+        wait_until_sync(lambda: any(e["venue"] == venue_id for e in json_lines()), 20, "a log line with the venue", run)
         assert run.stop() == 0, run.describe()
     entries = json_lines()
     assert all(set(e) >= {"ts", "level", "logger", "venue", "msg"} for e in entries), entries
@@ -138,9 +139,9 @@ def test_the_starter_against_the_deploy_broker_keeps_its_messages_across_the_bro
         # $SYS every second, not every 10 s: so the check can tell a restart 2 s later (conf.d, beside the shipped file)
         (broker.conf_d / "test-sys-interval.conf").write_text("sys_interval 1\n")
         broker.start()
-        uptime = Listener(broker.url, ["$SYS/broker/uptime"])
+        uptime = Observer(broker.url, ["$SYS/broker/uptime"])
         try:  # the marker remembers the uptime it saw: it must be above 0 for the restart to show
-            wait_until(lambda: uptime.last.get("$SYS/broker/uptime", b"0 seconds") != b"0 seconds", 10, "uptime")
+            wait_until_sync(lambda: uptime.last.get("$SYS/broker/uptime", b"0 seconds") != b"0 seconds", 10, "uptime")
         finally:
             uptime.close()
         assert ambience("init", "--venue-id", f"init-{uuid.uuid4().hex[:6]}", cwd=tmp_path).returncode == 0
@@ -155,10 +156,10 @@ def test_the_starter_against_the_deploy_broker_keeps_its_messages_across_the_bro
                 entries = [json.loads(line) for line in lines(run.stderr)]
                 return [e for e in entries if e["logger"] == "controller.shell.broker_check"]
 
-            wait_until(lambda: len(checks()) == 1, 20, "the first broker check", run)
+            wait_until_sync(lambda: len(checks()) == 1, 20, "the first broker check", run)
             broker.stop()
             broker.start()
-            wait_until(lambda: len(checks()) == 2, 20, "the check after the broker's restart", run)
+            wait_until_sync(lambda: len(checks()) == 2, 20, "the check after the broker's restart", run)
             assert run.stop() == 0, run.describe()
         first, second = checks()
         assert first["level"] == second["level"] == "INFO", (first, second)

@@ -19,8 +19,9 @@ import yaml
 
 from controller.cli.broker import MosquittoBroker, free_port
 from profiles.loader import load_document
-from tests.e2e.cli import EXAMPLES, Proc, ambience, lines, started, wait_until
-from tests.integration.harness import Kiosk, Listener
+from testkit.mqtt_clients import Kiosk, Observer
+from testkit.waiting import wait_until_sync
+from tests.e2e.cli import EXAMPLES, Proc, ambience, lines, started
 
 DEVICE_TOPICS = ("bar_pendant", "bar_strip", "lounge_lamp_1", "lounge_lamp_2", "hvac", "lounge_speaker", "diffuser")
 
@@ -57,9 +58,9 @@ def write_venue(folder: Path, broker_url: str, name: str = "venue.yaml", **chang
 
 def retained(url: str, topic: str, timeout: float = 5.0) -> bytes:
     """What a newcomer subscribing to `topic` gets: its retained message."""
-    listener = Listener(url, [topic])
+    listener = Observer(url, [topic])
     try:
-        payload: bytes = wait_until(lambda: listener.last.get(topic), timeout, f"a retained message on {topic}")
+        payload: bytes = wait_until_sync(lambda: listener.last.get(topic), timeout, f"a retained message on {topic}")
         return payload
     finally:
         listener.close()
@@ -79,7 +80,7 @@ def test_run_turns_the_room_to_book_club_then_stops_cleanly_and_events_prints_th
 ) -> None:
     venue = write_venue(tmp_path, mosquitto.url)
     speaker = venue.device_topic("lounge_speaker")
-    listener = Listener(mosquitto.url, [f"ambience/{venue.venue_id}/#", f"{venue.base_topic}/#"])
+    listener = Observer(mosquitto.url, [f"ambience/{venue.venue_id}/#", f"{venue.base_topic}/#"])
     kiosk = Kiosk(mosquitto.url, venue.venue_id)
 
     def speaker_state() -> dict[str, Any]:
@@ -90,9 +91,9 @@ def test_run_turns_the_room_to_book_club_then_stops_cleanly_and_events_prints_th
             started("controller", ["run", "--config", str(venue.path)], tmp_path, "run") as run,
             started("firmware_sim", ["--config", str(venue.path), "--log-level", "warning"], tmp_path, "sim") as sim,
         ):
-            wait_until(lambda: listener.last.get(venue.status_topic) == b"online", 10, "status online", run)
+            wait_until_sync(lambda: listener.last.get(venue.status_topic) == b"online", 10, "status online", run)
             # The house profile (policy.default_profile) is applied first: the service is up and reconciling.
-            wait_until(lambda: speaker_state().get("playlist") == "house-jazz", 10, "the house playlist", run, sim)
+            wait_until_sync(lambda: speaker_state().get("playlist") == "house-jazz", 10, "the house playlist", run, sim)
             assert speaker_state()["volume"] == 20
 
             with started(
@@ -104,9 +105,9 @@ def test_run_turns_the_room_to_book_club_then_stops_cleanly_and_events_prints_th
                 kiosk.checkin("ana", "book-club")
                 kiosk.checkin("ben", "book-club")
 
-                wait_until(lambda: speaker_state().get("volume") == 15, 10, "book-club volume 15", run, sim)
+                wait_until_sync(lambda: speaker_state().get("volume") == 15, 10, "book-club volume 15", run, sim)
                 assert speaker_state()["playlist"] == "quiet-piano"
-                wait_until(lambda: len(lines(follow.stdout)) >= 2, 10, "events --follow to print both", follow)
+                wait_until_sync(lambda: len(lines(follow.stdout)) >= 2, 10, "events --follow to print both", follow)
                 followed = [json.loads(line) for line in lines(follow.stdout)]
                 assert {e["member_id"] for e in followed} == {"ana", "ben"}
                 assert follow.stop(signal.SIGINT) == 0
@@ -243,7 +244,7 @@ def test_run_keeps_retrying_an_unreachable_broker_and_connects_when_it_appears(t
 
             broker.start()
             assert broker.port == port, "the port was taken meanwhile; rerun"
-            assert wait_until(
+            assert wait_until_sync(
                 lambda: _retained_or_none(broker.url, venue.status_topic) == b"online",
                 20,
                 "the service to reconnect and say online",
@@ -277,7 +278,7 @@ def _retained_or_none(url: str, topic: str) -> bytes | None:
 # -- sim --------------------------------------------------------------------------------------------------------
 
 
-def availability(listener: Listener, device_topic: str) -> str | None:
+def availability(listener: Observer, device_topic: str) -> str | None:
     """A device's retained availability: `{"state":"online"}` or plain `online` (docs/contract.md §4)."""
     raw = listener.last.get(f"{device_topic}/availability")
     if raw is None:
@@ -289,32 +290,32 @@ def availability(listener: Listener, device_topic: str) -> str | None:
     return payload.get("state") if isinstance(payload, dict) else str(payload)
 
 
-def _sim_online(proc: Proc, listener: Listener, venue: VenueFile) -> None:
+def _sim_online(proc: Proc, listener: Observer, venue: VenueFile) -> None:
     def all_online() -> bool:
         return all(availability(listener, venue.device_topic(t)) == "online" for t in DEVICE_TOPICS)
 
-    wait_until(all_online, 10, "every simulated device online", proc)
+    wait_until_sync(all_online, 10, "every simulated device online", proc)
     state = listener.json(venue.device_topic("lounge_speaker"))
     assert state is not None and "volume" in state, state
     # `ambience sim` becomes the simulator (exec): signals reach it directly and there is no child to orphan.
     assert proc.children() == [], "ambience sim replaces itself with the simulator"
 
 
-def _all_offline(listener: Listener, venue: VenueFile) -> bool:
+def _all_offline(listener: Observer, venue: VenueFile) -> bool:
     return all(availability(listener, venue.device_topic(t)) == "offline" for t in DEVICE_TOPICS)
 
 
 @pytest.mark.integration
 def test_sim_runs_the_devices_and_stops_on_ctrl_c(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     venue = write_venue(tmp_path, mosquitto.url)
-    listener = Listener(mosquitto.url, [f"{venue.base_topic}/#"])
+    listener = Observer(mosquitto.url, [f"{venue.base_topic}/#"])
     try:
         with started("controller", ["sim", "--config", str(venue.path)], tmp_path, "sim") as sim:
             _sim_online(sim, listener, venue)
 
             assert sim.stop(signal.SIGINT, timeout=10) == 0, sim.describe()
             assert sim.leftovers() == []
-            wait_until(lambda: _all_offline(listener, venue), 5, "every device offline")
+            wait_until_sync(lambda: _all_offline(listener, venue), 5, "every device offline")
             assert_no_traceback(sim)
     finally:
         listener.close()
@@ -323,7 +324,7 @@ def test_sim_runs_the_devices_and_stops_on_ctrl_c(mosquitto: MosquittoBroker, tm
 @pytest.mark.integration
 def test_sim_stops_cleanly_on_sigterm(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     venue = write_venue(tmp_path, mosquitto.url)
-    listener = Listener(mosquitto.url, [f"{venue.base_topic}/#"])
+    listener = Observer(mosquitto.url, [f"{venue.base_topic}/#"])
     try:
         with started("controller", ["sim", "--config", str(venue.path)], tmp_path, "sim") as sim:
             _sim_online(sim, listener, venue)
@@ -332,6 +333,6 @@ def test_sim_stops_cleanly_on_sigterm(mosquitto: MosquittoBroker, tmp_path: Path
             time.sleep(0.5)
             leftovers = [" ".join(p.cmdline()) for p in sim.leftovers()]
             assert (code, leftovers) == (0, [])
-            wait_until(lambda: _all_offline(listener, venue), 5, "every device offline")
+            wait_until_sync(lambda: _all_offline(listener, venue), 5, "every device offline")
     finally:
         listener.close()

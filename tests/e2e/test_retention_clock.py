@@ -11,7 +11,8 @@ import pytest
 
 from controller.cli.broker import MosquittoBroker
 from controller.shell.record import EventRecord
-from tests.e2e.cli import cli_env, started, wait_until
+from testkit.waiting import wait_until_sync
+from tests.e2e.cli import cli_env, started
 from tests.e2e.test_cli_run import write_venue
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,7 @@ def test_a_clock_100_days_ahead_prunes_nothing_and_says_so(mosquitto: MosquittoB
             return conn.execute(sql).fetchall()
 
     with started("controller", ["run", "--config", str(venue.path)], tmp_path, "run", env=_faked(100)) as proc:
-        held = wait_until(
+        held = wait_until_sync(
             lambda: rows("SELECT payload FROM events WHERE type = 'retention_held'"), 30, "retention_held", proc
         )
         assert proc.stop() == 0, proc.describe()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.victoria import VictoriaMetrics, find_binary
+from testkit.victoria import VictoriaMetrics, find_binary
 
 
 @pytest.fixture

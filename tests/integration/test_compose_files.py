@@ -35,8 +35,9 @@ import pytest
 import yaml
 
 from controller.cli.broker import die_with_parent, find_mosquitto, free_port, wait_for_port
-from tests.e2e.cli import Proc, cli_env, started, wait_until
-from tests.integration.victoria import VictoriaMetrics
+from testkit.victoria import VictoriaMetrics
+from testkit.waiting import wait_until_sync
+from tests.e2e.cli import Proc, cli_env, started
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -574,8 +575,8 @@ def test_the_compose_venue_runs_passes_the_image_health_check_and_feeds_every_da
         started("controller", [*simulator_args[:-1], str(venue_file)], tmp_path, "sim", env) as sim,
     ):
         procs: tuple[Proc, ...] = (run, sim)
-        wait_until(lambda: image_health_check(api_port).returncode == 0, 30, "the image's health check", *procs)
-        wait_until(lambda: healthz(api_port)["mqtt"] == "connected", 30, "the controller on the broker", *procs)
+        wait_until_sync(lambda: image_health_check(api_port).returncode == 0, 30, "the image's health check", *procs)
+        wait_until_sync(lambda: healthz(api_port)["mqtt"] == "connected", 30, "the controller on the broker", *procs)
         assert healthz(api_port)["status"] == "ok"
         for member in ("ana", "ben"):  # book-club's quorum is 2
             assert post(f"http://127.0.0.1:{api_port}/api/v1/checkins", token, {
@@ -589,7 +590,7 @@ def test_the_compose_venue_runs_passes_the_image_health_check_and_feeds_every_da
             return wanted <= seen
 
         try:
-            wait_until(every_series_stored, 60, "every series the dashboard charts", *procs, poll_s=0.5)
+            wait_until_sync(every_series_stored, 60, "every series the dashboard charts", *procs, poll_s=0.5)
         except AssertionError:
             raise AssertionError(f"missing in InfluxDB: {sorted(wanted - seen)}") from None
         assert run.stop() == 0, run.describe()

@@ -6,96 +6,26 @@ bounded polls on what a plain MQTT client observes, never fixed sleeps.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.cli.broker import MosquittoBroker
 from firmware_sim import SimLight, SimulatedVenue, ThermalParams
+from testkit.mqtt_clients import Observer
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 5.0
-
-
-class Observer:
-    """A plain paho client subscribed to a base topic; remembers every message, answers bounded waits."""
-
-    def __init__(self, broker: MosquittoBroker, topic_filter: str) -> None:
-        self._cond = threading.Condition()
-        self.messages: list[tuple[str, bytes, bool]] = []
-        subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"obs-{uuid.uuid4().hex[:8]}")
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        self.client.subscribe(topic_filter, qos=1)
-        assert subscribed.wait(WAIT_S), "observer could not subscribe"
-
-    def _on_message(self, _client: Any, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
-            self._cond.notify_all()
-
-    def on(self, topic: str) -> list[Any]:
-        with self._cond:
-            return [json.loads(p) for t, p, _ in self.messages if t == topic]
-
-    def wait_for(self, topic: str, check: Callable[[Any], bool], timeout: float = WAIT_S) -> Any:
-        """The first message on `topic` (old or new) that passes `check`; fails the test after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            seen = 0
-            while True:
-                for t, payload, _ in self.messages[seen:]:
-                    if t == topic and check(json.loads(payload)):
-                        return json.loads(payload)
-                seen = len(self.messages)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    got = [json.loads(p) for t, p, _ in self.messages if t == topic]
-                    pytest.fail(f"nothing on {topic} passed the check within {timeout}s; got {got}")
-                self._cond.wait(remaining)
-
-    def wait_for_new(self, topic: str, check: Callable[[Any], bool], after: int) -> Any:
-        """Like `wait_for`, but only messages after the first `after` ones on `topic`."""
-        deadline = time.monotonic() + WAIT_S
-        with self._cond:
-            while True:
-                fresh = [json.loads(p) for t, p, _ in self.messages if t == topic][after:]
-                for payload in fresh:
-                    if check(payload):
-                        return payload
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"no new message on {topic} passed the check; got {fresh}")
-                self._cond.wait(remaining)
-
-    def retained(self, topic: str) -> bool:
-        with self._cond:
-            return any(t == topic and r for t, _, r in self.messages)
-
-    def publish(self, topic: str, payload: Any) -> None:
-        body = payload if isinstance(payload, bytes) else json.dumps(payload)
-        self.client.publish(topic, body, qos=1).wait_for_publish(WAIT_S)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -109,7 +39,7 @@ def observe(mosquitto: MosquittoBroker, base: str) -> Iterator[Callable[[], Obse
     made: list[Observer] = []
 
     def make() -> Observer:
-        made.append(Observer(mosquitto, f"{base}/#"))
+        made.append(Observer(mosquitto.url, [f"{base}/#"]))
         return made[-1]
 
     yield make
@@ -180,8 +110,8 @@ def test_last_will_says_offline_when_the_connection_drops(
     watcher.wait_for(topic, online)
     seen = len(watcher.on(topic))
     venue.devices["lounge-speaker"].drop_connection()
-    watcher.wait_for_new(topic, offline, after=seen)
-    watcher.wait_for_new(topic, online, after=seen + 1)  # paho reconnects after its back-off
+    watcher.wait_for(topic, offline, after=seen)
+    watcher.wait_for(topic, online, after=seen + 1)  # paho reconnects after its back-off
     assert venue.devices["lounge-speaker"].wait_connected(WAIT_S)
 
 
@@ -217,7 +147,7 @@ def test_transition_reports_the_target_once_and_fades_in_process(
     watcher.wait_for(topic, lambda p: "state" in p)
     seen = len(watcher.on(topic))
     watcher.publish(f"{topic}/set", {"state": "ON", "brightness": 200, "transition": 30})
-    state = watcher.wait_for_new(topic, lambda p: p["state"] == "ON", after=seen)
+    state = watcher.wait_for(topic, lambda p: p["state"] == "ON", after=seen)
     assert state["brightness"] == 200
     assert state["fade"]["from_brightness"] == 0 and state["fade"]["duration_s"] == 30
     light = venue.devices["bar-pendant"]
@@ -263,7 +193,7 @@ def test_malformed_commands_are_ignored_and_the_next_good_one_works(
     for bad in (b"{not json", b"[1, 2]", b"\xff\xfe", b'{"brightness": "lots"}', b'{"brightness": 999}', b"{}"):
         watcher.publish(f"{topic}/set", bad)
     watcher.publish(f"{topic}/set", {"brightness": 42})
-    state = watcher.wait_for_new(topic, lambda p: True, after=seen)
+    state = watcher.wait_for(topic, lambda p: True, after=seen)
     assert state["brightness"] == 42  # the first state message after the bad ones is the good one's
     assert venue.devices["bar-pendant"].connected
     assert "not JSON" in caplog.text and "brightness" in caplog.text
@@ -387,7 +317,7 @@ def test_devices_reconnect_after_a_broker_restart_and_republish(private_mosquitt
         speaker.manual_change({"volume": 55})  # while the broker is away: published on reconnect
         private_mosquitto.start()
         assert sim.wait_connected(10), "devices did not come back after the broker restarted"
-        watcher = Observer(private_mosquitto, f"{base}/#")
+        watcher = Observer(private_mosquitto.url, [f"{base}/#"])
         try:
             watcher.wait_for(f"{base}/lounge_speaker/availability", online)
             assert watcher.wait_for(f"{base}/lounge_speaker", lambda p: p["volume"] == 55)["state"] == "STOP"

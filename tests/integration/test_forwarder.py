@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from controller.cli.broker import MosquittoBroker
 from controller.shell.forwarder import InfluxForwarder
 from controller.shell.record import EventRecord
 from profiles.venue import InfluxSettings
-from tests.integration.victoria import VictoriaMetrics
+from testkit.victoria import VictoriaMetrics
+from testkit.waiting import wait_until_sync
 
 pytestmark = pytest.mark.integration
 
@@ -54,15 +54,6 @@ def emit_events(record: EventRecord, n: int, start: datetime) -> set[int]:
     return set(range(before + 1, record.committed_id + 1))
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def forwarder_series(vm: VictoriaMetrics, field: str) -> list[float]:
     """The values of one `ambience_forwarder` field, oldest first (one per delivered batch)."""
     vm.get("/internal/force_flush")
@@ -82,7 +73,9 @@ def test_every_event_arrives_with_its_tags(vm: VictoriaMetrics, tmp_path: Path) 
         ids = emit_events(record, 230, now())
         forwarder.start()
         forwarder.notify()
-        assert wait_until(lambda: forwarder.cursor == max(ids), 30), forwarder.last_error
+        wait_until_sync(
+            lambda: forwarder.cursor == max(ids), 30, lambda: f"every event sent; last error {forwarder.last_error}"
+        )
         assert forwarder.lag == 0
         assert forwarder.last_error is None
         seen = vm.wait_for_ids(ids)
@@ -103,25 +96,29 @@ def test_an_outage_delays_but_loses_nothing(vm: VictoriaMetrics, tmp_path: Path)
     try:
         forwarder.start()
         first = emit_events(record, 100, now())
-        assert wait_until(lambda: forwarder.cursor == max(first), 30), forwarder.last_error
+        wait_until_sync(
+            lambda: forwarder.cursor == max(first), 30, lambda: f"the first sent; last error {forwarder.last_error}"
+        )
         delivered = forwarder.cursor
 
         vm.stop()
         second = emit_events(record, 150, now() + timedelta(seconds=1))
         forwarder.notify()
-        assert wait_until(lambda: forwarder.last_error is not None, 15)
+        wait_until_sync(lambda: forwarder.last_error is not None, 15, "the forwarder to see the server down")
         time.sleep(1.0)
         assert forwarder.cursor == delivered  # nothing acknowledged while the server is down
         assert forwarder.lag == len(second)
 
         vm.start()
-        assert wait_until(lambda: forwarder.cursor == max(second), 30), forwarder.last_error
+        wait_until_sync(
+            lambda: forwarder.cursor == max(second), 30, lambda: f"the rest sent; last error {forwarder.last_error}"
+        )
         assert forwarder.last_error is None
         everything = first | second
         seen = vm.wait_for_ids(everything)
         assert everything <= seen, f"lost {sorted(everything - seen)[:20]}"
         # The forwarder's own series says how far behind it was: the first batch after the outage had 50 behind it.
-        assert wait_until(lambda: sum(forwarder_series(vm, "batch_events")) >= len(everything), 15)
+        wait_until_sync(lambda: sum(forwarder_series(vm, "batch_events")) >= len(everything), 15, "every batch counted")
         assert sum(forwarder_series(vm, "batch_events")) == len(everything)
         lags = forwarder_series(vm, "lag_events")
         assert lags[-1] == 0 and 50 in lags, lags
@@ -139,7 +136,7 @@ def test_stop_is_prompt_while_the_server_is_down(vm: VictoriaMetrics, tmp_path: 
     try:
         emit_events(record, 10, now())
         forwarder.start()
-        assert wait_until(lambda: forwarder.last_error is not None, 15)
+        wait_until_sync(lambda: forwarder.last_error is not None, 15, "the forwarder to see the server down")
         started = time.monotonic()
         assert forwarder.stop(10)
         assert time.monotonic() - started < 5
@@ -156,7 +153,7 @@ def test_a_new_forwarder_resumes_from_the_durable_cursor(vm: VictoriaMetrics, tm
     first = InfluxForwarder(record.path, settings(vm), None, batch=20)
     try:
         first.start()
-        assert wait_until(lambda: first.cursor >= 100, 30), first.last_error
+        wait_until_sync(lambda: first.cursor >= 100, 30, lambda: f"100 events sent; last error {first.last_error}")
     finally:
         assert first.stop(15)  # "crash": whatever was in flight is sent again by the next one
         first.close()
@@ -167,7 +164,9 @@ def test_a_new_forwarder_resumes_from_the_durable_cursor(vm: VictoriaMetrics, tm
         assert second.cursor == cursor  # read back from forwarder_cursor in the database file
         more = emit_events(record, 50, now() + timedelta(seconds=2))
         second.start()
-        assert wait_until(lambda: second.cursor == max(more), 30), second.last_error
+        wait_until_sync(
+            lambda: second.cursor == max(more), 30, lambda: f"the rest sent; last error {second.last_error}"
+        )
         everything = ids | more
         seen = vm.wait_for_ids(everything)
         assert everything <= seen, f"lost {sorted(everything - seen)[:20]}"
@@ -181,8 +180,8 @@ def test_a_venue_with_influx_configured_delivers_its_record(
     vm: VictoriaMetrics, mosquitto: MosquittoBroker, tmp_path: Path
 ) -> None:
     """The service starts the forwarder from the venue config: kiosk check-ins end up in the time-series server."""
+    from testkit.waiting import wait_until as wait_until_async
     from tests.integration.harness import example_venue, run, running_venue
-    from tests.integration.harness import wait_until as wait_until_async
 
     config = example_venue(mosquitto.url, tmp_path, influx=settings(vm))
 

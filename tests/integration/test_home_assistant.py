@@ -16,7 +16,9 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from controller.cli.broker import MosquittoBroker
 from controller.core.home_assistant import AUTO
 from profiles.venue import VenueConfig
-from tests.integration.harness import Listener, Venue, example_venue, run, running_venue, wait_until
+from testkit.mqtt_clients import Observer
+from testkit.waiting import wait_until
+from tests.integration.harness import Venue, example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +37,12 @@ class HomeAssistant:
     entity's state topic and publish the select's commands."""
 
     def __init__(self, url: str) -> None:
-        self.listener = Listener(url, ["homeassistant/#", "ambience/#"])
+        self.listener = Observer(url, ["homeassistant/#", "ambience/#"])
 
     def configs(self, venue_id: str) -> dict[str, dict[str, Any]]:
         """unique_id -> config, for the venue's entities that are currently configured (an empty payload removes)."""
         out: dict[str, dict[str, Any]] = {}
-        with self.listener._lock:
-            last = dict(self.listener.last)
-        for topic, payload in last.items():
+        for topic, payload in self.listener.latest().items():
             if topic.startswith("homeassistant/") and f"/ambience_{venue_id}/" in topic and payload:
                 config = json.loads(payload)
                 out[config["unique_id"]] = config
@@ -172,7 +172,7 @@ def test_a_new_community_becomes_an_option_and_home_assistants_restart_gets_the_
 
 
 def _clear_retained(url: str, topic: str) -> None:
-    cleaner = Listener(url, [topic])
+    cleaner = Observer(url, [topic])
     cleaner.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
     cleaner.close()
 

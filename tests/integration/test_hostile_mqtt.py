@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from controller.cli.broker import MosquittoBroker
-from tests.integration.harness import example_venue, run, running_venue, wait_until
+from testkit.waiting import wait_until
+from tests.integration.harness import example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ def test_a_poisoned_checkin_is_rejected_and_the_venue_restarts_without_it(
             await wait_until(lambda: len(v.events("checkin")) == 2, what="a check-in after the restart")
             assert len(v.events("input_rejected")) == 2
             assert v.service.failure is None
-            assert v.service.presence.headcount() == {"book-club": 2}
+            assert v.service.state.presence.headcount() == {"book-club": 2}
 
     run(scenario)
 
@@ -55,7 +56,7 @@ def test_a_hub_profile_that_cannot_be_stored_is_rejected_not_left_unacknowledged
             v.kiosk.raw("ambience/profiles/book-club", body)
             rejected = await wait_until(lambda: v.events("input_rejected"), what="the profile rejected")
             assert rejected[0].payload["errors"][0]["path"] == "name"
-            assert v.service.profiles["book-club"].name != "Club \ud83d"
+            assert v.service.state.profiles["book-club"].name != "Club \ud83d"
             assert v.service.failure is None
 
     run(scenario)
@@ -113,6 +114,6 @@ def test_a_chattering_device_does_not_fill_the_record(mosquitto: MosquittoBroker
             )
             lamp = [e for e in v.events("device_state") if e.payload["device_id"] == "lounge-lamp-1"]
             assert len(lamp) - start <= 3, [e.payload["state"] for e in lamp[start:]]
-            assert v.service.shadows["lounge-lamp-1"].reported is not None  # the shadow keeps the last report
+            assert v.service.state.shadows["lounge-lamp-1"].reported is not None  # the shadow keeps the last report
 
     run(scenario)

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from controller.cli.broker import MosquittoBroker
+from controller.core.views import devices_view
 from devices.compare import differences
 from devices.hue import from_hue
 from devices.states import LightState
 from firmware_sim.hue_bridge import HueBridgeEmulator
 from profiles.venue import DeviceConfig, HueBridge, VenueConfig
-from tests.integration.harness import Venue, example_venue, run, running_venue, wait_until
+from testkit.waiting import wait_until
+from tests.integration.harness import Venue, example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -61,16 +63,16 @@ def hue_options(emulator: HueBridgeEmulator) -> dict[str, Any]:
 
 
 def desired(v: Venue, device_id: str) -> LightState:
-    view = next(d for d in v.service.devices_view() if d["id"] == device_id)
+    view = next(d for d in devices_view(v.service.state) if d["id"] == device_id)
     assert view["desired"] is not None
-    zones = v.service.resolution.zones if v.service.resolution else {}
+    zones = v.service.state.resolution.zones if v.service.state.resolution else {}
     zone = zones.get(view["zone"]) or zones["*"]
     assert zone.light is not None
     return zone.light
 
 
 def leader(v: Venue) -> str | None:
-    return v.service.resolution.leader if v.service.resolution is not None else None
+    return v.service.state.resolution.leader if v.service.state.resolution is not None else None
 
 
 def bridge_matches(v: Venue, emulator: HueBridgeEmulator, device_id: str, lights: dict[str, int] = HUE_LIGHTS) -> bool:
@@ -81,7 +83,7 @@ def bridge_matches(v: Venue, emulator: HueBridgeEmulator, device_id: str, lights
 
 def settled(v: Venue, emulator: HueBridgeEmulator, lights: dict[str, int] = HUE_LIGHTS) -> bool:
     """Every Hue light is in the desired state, and the service has seen it confirm what it sent."""
-    return all(bridge_matches(v, emulator, d, lights) and v.service.shadows[d].pending is None for d in lights)
+    return all(bridge_matches(v, emulator, d, lights) and v.service.state.shadows[d].pending is None for d in lights)
 
 
 def test_a_checkin_turns_the_hue_lights_to_the_profile_with_one_group_command_for_the_lounge(
@@ -103,7 +105,7 @@ def test_a_checkin_turns_the_hue_lights_to_the_profile_with_one_group_command_fo
             assert bridge.command_times("group"), "the lounge group was not used"
             sent = [e.payload for e in v.events("command_sent") if e.payload.get("bridge") == "main"]
             assert {p["device_id"] for p in sent if p.get("group") == "1"} >= {"lounge-hue-1", "lounge-hue-2"}
-            assert all(d["online"] for d in v.service.devices_view() if d["id"] in HUE_LIGHTS)
+            assert all(d["online"] for d in devices_view(v.service.state) if d["id"] in HUE_LIGHTS)
 
     run(scenario)
 
@@ -188,7 +190,7 @@ def test_a_bridge_that_goes_away_takes_its_lights_offline_and_they_are_set_again
             errors = await wait_until(lambda: v.events("bridge_error"), 10, "a bridge_error event")
             assert errors[0].payload["bridge"] == "main"
             await wait_until(
-                lambda: all(d["online"] is False for d in v.service.devices_view() if d["id"] in HUE_LIGHTS), 10
+                lambda: all(d["online"] is False for d in devices_view(v.service.state) if d["id"] in HUE_LIGHTS), 10
             )
             assert v.service.health()["hue"]["main"]["reachable"] is False
             # The room changes while the bridge is away; a light is also reset by a power cut meanwhile.
@@ -198,7 +200,7 @@ def test_a_bridge_that_goes_away_takes_its_lights_offline_and_they_are_set_again
             bridge.set_reachable("1", True, power_cycled=True)
             bridge.start()
             await wait_until(lambda: all(bridge_matches(v, bridge, d) for d in HUE_LIGHTS), 40, "the new profile")
-            assert all(d["online"] for d in v.service.devices_view() if d["id"] in HUE_LIGHTS)
+            assert all(d["online"] for d in devices_view(v.service.state) if d["id"] in HUE_LIGHTS)
 
     run(scenario)
 
@@ -231,7 +233,7 @@ def test_without_a_username_the_lights_are_offline_and_the_reason_is_recorded(
         async with running_venue(config, env={}) as v:
             errors = await wait_until(lambda: v.events("bridge_error"), 10, "a bridge_error event")
             assert ENV in errors[0].payload["error"] and "ambience hue pair" in errors[0].payload["error"]
-            assert all(d["online"] is False for d in v.service.devices_view() if d["id"] in HUE_LIGHTS)
+            assert all(d["online"] is False for d in devices_view(v.service.state) if d["id"] in HUE_LIGHTS)
             v.kiosk.checkin("ana", "book-club")
             await wait_until(lambda: v.events("checkin"), 10)  # the MQTT side of the venue works on
 

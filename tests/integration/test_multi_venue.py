@@ -22,10 +22,10 @@ import asyncio
 import contextlib
 import functools
 import json
-import threading
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -36,12 +36,13 @@ import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from controller.cli.broker import MosquittoBroker, find_mosquitto
-from controller.shell.bus import BrokerAddress
 from profiles.loader import load_profile, parse_profile
 from profiles.profile import Profile, canonical_json
 from profiles.venue import InfluxSettings
-from tests.integration.harness import EXAMPLES, ROOT, Kiosk, Listener, Venue, example_venue, running_venue, wait_until
-from tests.integration.victoria import VictoriaMetrics
+from testkit.mqtt_clients import Kiosk, Observer
+from testkit.victoria import VictoriaMetrics
+from testkit.waiting import wait_until
+from tests.integration.harness import EXAMPLES, ROOT, Venue, example_venue, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,7 @@ def bridge_section(venue_id: str, hub_port: int) -> list[str]:
 
 def hub_acl(venue_ids: Sequence[str]) -> str:
     """deploy/mosquitto/hub.acl.example for these venues: its venue block once per venue id, and, first, a line that
-    allows anonymous clients everything (the test's observers at the hub: Listener and Kiosk do not log in)."""
+    allows anonymous clients everything (the test's observers and kiosks at the hub do not log in)."""
     blocks: list[list[str]] = []
     for raw in HUB_ACL_EXAMPLE.read_text().splitlines():
         line = raw.strip()
@@ -208,11 +209,11 @@ def lit(venue: Venue, brightness_254: int) -> Callable[[], bool]:
     return lambda: lights_at(venue, brightness_254)
 
 
-def says(listener: Listener, topic: str, payload: bytes) -> Callable[[], bool]:
+def says(listener: Observer, topic: str, payload: bytes) -> Callable[[], bool]:
     return lambda: listener.last.get(topic) == payload
 
 
-def headcount_is(listener: Listener, topic: str, headcount: dict[str, int]) -> Callable[[], bool]:
+def headcount_is(listener: Observer, topic: str, headcount: dict[str, int]) -> Callable[[], bool]:
     return lambda: bool((listener.json(topic) or {}).get("headcount") == headcount)
 
 
@@ -288,7 +289,7 @@ def test_a_hub_profile_reaches_every_venue_and_an_uplink_outage_loses_nothing(
         central = InfluxSettings(url=vm.url, org="venue", bucket="ambience")
         async with hub_and_venues(tmp_path, central) as (hub, (a, b), (uplink_a, _), _brokers):
             ids = [a.config.venue.id, b.config.venue.id]
-            watcher = await asyncio.to_thread(Listener, hub.url, ["ambience/#"])
+            watcher = await asyncio.to_thread(Observer, hub.url, ["ambience/#"])
             publisher = await asyncio.to_thread(Kiosk, hub.url, "hub")
             try:
                 # Both bridges are up: their notification topic says 1 at the hub.
@@ -351,9 +352,7 @@ def test_a_hub_profile_reaches_every_venue_and_an_uplink_outage_loses_nothing(
                 # The hub got the states of the outage in order from the bridge's queue, not only the last one: first
                 # the house mood (the check-out), last the latest (the two check-ins may have been one state).
                 a_state = f"ambience/{ids[0]}/state"
-                caught_up = [
-                    json.loads(p) for t, topic, p in list(watcher.history) if topic == a_state and t > restored_at
-                ]
+                caught_up = [m.json() for m in watcher.arrivals(a_state) if m.at > restored_at]
                 assert (caught_up[0]["active_profile"], caught_up[0]["headcount"]) == ("house", {"book-club": 1})
                 assert caught_up[-1] == latest
 
@@ -362,7 +361,7 @@ def test_a_hub_profile_reaches_every_venue_and_an_uplink_outage_loses_nothing(
                 assert checkins == [("a1", "mqtt"), ("a2", "mqtt"), ("a3", "mqtt"), ("a4", "mqtt")]
                 assert [e.payload["member_id"] for e in a.events("checkout")] == ["a1"]
                 # And a fresh subscriber at the hub (a dashboard starting now) gets every venue's latest state.
-                late = await asyncio.to_thread(Listener, hub.url, [f"ambience/{vid}/state" for vid in ids])
+                late = await asyncio.to_thread(Observer, hub.url, [f"ambience/{vid}/state" for vid in ids])
                 try:
                     await wait_until(lambda: len(late.last) == 2, 5, "retained states at the hub")
                     assert late.json(f"ambience/{ids[0]}/state")["headcount"] == {"book-club": 3}
@@ -413,7 +412,7 @@ def test_a_venues_own_edit_is_not_rolled_back_by_the_hubs_retained_profile_when_
                 await asyncio.to_thread(broker_a.stop)
                 await asyncio.to_thread(broker_a.start)
                 # The hub's retained profile arrives at the venue's broker again (a plain client there sees it)...
-                local = await asyncio.to_thread(Listener, broker_a.url, ["ambience/profiles/book-club"])
+                local = await asyncio.to_thread(Observer, broker_a.url, ["ambience/profiles/book-club"])
                 try:
                     await wait_until(
                         lambda: local.last.get("ambience/profiles/book-club") == hub_profile.encode(), 15, "the hub's"
@@ -443,30 +442,18 @@ class HubHomeAssistant:
     command template rendered with the chosen option) and its birth message."""
 
     def __init__(self, url: str) -> None:
-        address = BrokerAddress.parse(url)
-        self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        self.last: dict[str, bytes] = {}
-        self.received: dict[str, int] = {}
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ha-{uuid.uuid4().hex[:8]}")
-        self.client.username_pw_set(HA_USER)
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
         topics = ["homeassistant/#", "ambience/+/state", "ambience/+/status"]
-        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
-        self.client.connect(address.host, address.port)
-        self.client.loop_start()
-        assert self._subscribed.wait(5), "Home Assistant could not subscribe at the hub"
+        self.observer = Observer(url, topics, username=HA_USER)
+        self.client = self.observer.client
 
-    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.last[msg.topic] = bytes(msg.payload)
-            self.received[msg.topic] = self.received.get(msg.topic, 0) + 1
+    @property
+    def received(self) -> Counter[str]:
+        """How many messages arrived on each topic."""
+        return self.observer.counts()
 
     def configs(self, venue_id: str) -> dict[str, dict[str, Any]]:
         """unique_id -> config of the venue's discovered entities."""
-        with self._lock:
-            last = dict(self.last)
+        last = self.observer.latest()
         found = [
             json.loads(p) for t, p in last.items() if f"/ambience_{venue_id}/" in t and t.endswith("/config") and p
         ]
@@ -475,9 +462,9 @@ class HubHomeAssistant:
     def entity(self, venue_id: str, name: str) -> str | None:
         """The entity's state as Home Assistant shows it, None while unknown or unavailable."""
         config = self.configs(venue_id).get(f"ambience_{venue_id}_{name}")
-        if config is None or self.last.get(config["availability_topic"]) != b"online":
+        if config is None or self.observer.last.get(config["availability_topic"]) != b"online":
             return None
-        state = self.last.get(config["state_topic"])
+        state = self.observer.last.get(config["state_topic"])
         template = ImmutableSandboxedEnvironment().from_string(config["value_template"])
         return None if state is None else template.render(value_json=json.loads(state)).strip()
 
@@ -492,8 +479,7 @@ class HubHomeAssistant:
         self.client.publish("homeassistant/status", "online", qos=1).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.observer.close()
 
 
 def spicy_room(venue: Venue) -> bool:
@@ -544,7 +530,7 @@ def test_home_assistant_at_the_hub_discovers_every_venue_and_forces_a_profile_at
                 # config is refused, while one of a's own topics is taken (published after it, so seen after it).
                 intruder = f"homeassistant/sensor/ambience_{ids[1]}/intruder/config"
                 own = f"ambience/{ids[0]}/acl-check"
-                watcher = await asyncio.to_thread(Listener, hub.url, [intruder, own])
+                watcher = await asyncio.to_thread(Observer, hub.url, [intruder, own])
                 venue_a = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"acl-{uuid.uuid4().hex[:8]}")
                 venue_a.username_pw_set(f"venue-{ids[0]}")
                 try:

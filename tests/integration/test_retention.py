@@ -11,8 +11,9 @@ import pytest
 from controller.cli.broker import MosquittoBroker
 from controller.shell.record import EventRecord
 from profiles.venue import InfluxSettings
-from tests.integration.harness import example_venue, run, running_venue, wait_until
-from tests.integration.victoria import VictoriaMetrics
+from testkit.victoria import VictoriaMetrics
+from testkit.waiting import wait_until
+from tests.integration.harness import example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 

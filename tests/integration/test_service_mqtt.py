@@ -15,7 +15,9 @@ import pytest
 import yaml
 
 from controller.cli.broker import MosquittoBroker, free_port
-from tests.integration.harness import EXAMPLES, Listener, example_venue, run, running_venue, wait_until
+from testkit.mqtt_clients import Observer
+from testkit.waiting import wait_until
+from tests.integration.harness import EXAMPLES, example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -64,7 +66,7 @@ def test_status_is_retained_online_and_the_last_will_says_offline_when_the_servi
     path = tmp_path / "venue.yaml"
     path.write_text(yaml.safe_dump(config))
     status = f"ambience/{venue.venue.id}/status"
-    listener = Listener(mosquitto.url, [status])
+    listener = Observer(mosquitto.url, [status])
     proc = subprocess.Popen(
         [sys.executable, "-m", "controller", "run", "--config", str(path)],
         stdout=subprocess.DEVNULL,
@@ -83,7 +85,7 @@ def test_status_is_retained_online_and_the_last_will_says_offline_when_the_servi
             await wait_until(lambda: listener.last.get(status) == b"offline", what="last will: offline")
 
         run(offline)
-        late = Listener(mosquitto.url, [status])  # a client that connects later still sees it (retained)
+        late = Observer(mosquitto.url, [status])  # a client that connects later still sees it (retained)
 
         async def retained() -> None:
             await wait_until(lambda: late.last.get(status) == b"offline", what="retained offline")
@@ -152,7 +154,7 @@ def test_checkins_expire_after_the_venue_ttl(mosquitto: MosquittoBroker, tmp_pat
             offset[0] = timedelta(hours=6, minutes=1)  # the example venue's ttl is 6 h
             await wait_until(lambda: len(v.events("checkin_expired")) == 2, what="both check-ins expired")
             await wait_until(lambda: v.device("diffuser")["scent"] == "white-tea", what="back to the house profile")
-            assert v.service.presence.total == 0
+            assert v.service.state.presence.total == 0
 
     run(scenario)
 

@@ -6,7 +6,6 @@ view alone. Every wait is bounded; the outages and delays are fractions of a sec
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -19,12 +18,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.cli.broker import MosquittoBroker
 from firmware_sim import FaultPlan, SimulatedVenue
+from testkit.mqtt_clients import Observer
 
 pytestmark = pytest.mark.integration
 
@@ -37,54 +35,6 @@ DEVICES: list[dict[str, Any]] = [
     {"id": "speaker", "kind": "speaker", "driver": "mqtt", "topic": "speaker"},
     {"id": "diffuser", "kind": "scent", "driver": "mqtt", "topic": "diffuser"},
 ]
-
-
-class Watcher:
-    """A plain paho subscriber of one base topic that remembers when each message arrived."""
-
-    def __init__(self, broker: MosquittoBroker, base: str) -> None:
-        self.base = base
-        self._cond = threading.Condition()
-        self.messages: list[tuple[float, str, Any, bool]] = []
-        subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4().hex[:8]}")
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_: subscribed.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        self.client.subscribe(f"{base}/#", qos=1)
-        assert subscribed.wait(WAIT_S), "watcher could not subscribe"
-
-    def _on_message(self, _client: Any, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        with self._cond:
-            payload = json.loads(message.payload)
-            self.messages.append((time.monotonic(), message.topic, payload, bool(message.retain)))
-            self._cond.notify_all()
-
-    def on(self, topic: str) -> list[tuple[float, Any]]:
-        """(arrival time, payload) of every message so far on `<base>/<topic>`."""
-        with self._cond:
-            return [(at, p) for at, t, p, _ in self.messages if t == f"{self.base}/{topic}"]
-
-    def wait_for(self, topic: str, check: Callable[[Any], bool], after: int = 0, timeout: float = WAIT_S) -> float:
-        """The arrival time of the first message on `topic` (after the first `after` ones) passing `check`."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for at, payload in self.on(topic)[after:]:
-                    if check(payload):
-                        return at
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    pytest.fail(f"nothing on {topic} passed the check in {timeout}s; got {self.on(topic)}")
-                self._cond.wait(remaining)
-
-    def publish(self, topic: str, payload: Any) -> None:
-        self.client.publish(f"{self.base}/{topic}", json.dumps(payload), qos=1).wait_for_publish(WAIT_S)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def has(fields: dict[str, Any]) -> Callable[[Any], bool]:
@@ -106,11 +56,12 @@ def base() -> str:
 
 
 @pytest.fixture
-def watch(mosquitto: MosquittoBroker, base: str) -> Iterator[Callable[[], Watcher]]:
-    made: list[Watcher] = []
+def watch(mosquitto: MosquittoBroker, base: str) -> Iterator[Callable[[], Observer]]:
+    """Observers of this test's base topic (the topics they take are relative to it), closed at the end."""
+    made: list[Observer] = []
 
-    def make() -> Watcher:
-        made.append(Watcher(mosquitto, base))
+    def make() -> Observer:
+        made.append(Observer(mosquitto.url, [f"{base}/#"], base=base))
         return made[-1]
 
     yield make
@@ -139,7 +90,7 @@ def start_venue(mosquitto: MosquittoBroker, base: str) -> Iterator[Callable[...,
 
 
 def test_a_dropped_command_leaves_the_state_unchanged_and_is_counted(
-    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     venue = start_venue(faults=FaultPlan(drop_share=1.0), seed=1)
     watcher = watch()
@@ -159,7 +110,7 @@ def test_a_dropped_command_leaves_the_state_unchanged_and_is_counted(
 
 
 def test_drop_next_loses_exactly_one_command_of_one_device(
-    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     venue = start_venue()
     watcher = watch()
@@ -169,7 +120,7 @@ def test_drop_next_loses_exactly_one_command_of_one_device(
     watcher.publish("diffuser/set", {"intensity": 63})
     watcher.wait_for("speaker", lambda p: p["volume"] == 62)
     watcher.wait_for("diffuser", lambda p: p["intensity"] == 63)
-    assert [p["volume"] for _, p in watcher.on("speaker")] == [20, 62]
+    assert [p["volume"] for p in watcher.on("speaker")] == [20, 62]
     assert venue.fault_stats.commands_dropped == 1
 
 
@@ -177,29 +128,29 @@ def test_drop_next_loses_exactly_one_command_of_one_device(
 
 
 def test_reports_arrive_after_the_delay_in_order_and_the_retained_state_is_the_newest(
-    mosquitto: MosquittoBroker, base: str, start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    mosquitto: MosquittoBroker, base: str, start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     delay = 0.4
     early = watch()  # before the devices start: sees availability at once and the first state late
     venue = start_venue(faults=FaultPlan(report_delay_s=delay), seed=2)
-    online_at = early.wait_for("speaker/availability", online)
-    first_state_at = early.wait_for("speaker", lambda p: True)
+    online_at = early.wait_for_message("speaker/availability", online).at
+    first_state_at = early.wait_for_message("speaker", lambda p: True).at
     assert first_state_at - online_at >= delay - 0.05  # availability is never delayed
 
     seen = len(early.on("speaker"))
     sent_at = time.monotonic()
     for volume in (30, 40, 50):
         early.publish("speaker/set", {"volume": volume})
-    last_at = early.wait_for("speaker", lambda p: p["volume"] == 50, after=seen)
-    fresh = early.on("speaker")[seen:]
-    assert [p["volume"] for _, p in fresh] == [30, 40, 50]
-    assert fresh[0][0] - sent_at >= delay
+    last_at = early.wait_for_message("speaker", lambda p: p["volume"] == 50, after=seen).at
+    fresh = early.arrivals("speaker")[seen:]
+    assert [m.json()["volume"] for m in fresh] == [30, 40, 50]
+    assert fresh[0].at - sent_at >= delay
     assert last_at - sent_at < delay + 2.0
     assert venue.fault_stats.count("delayed", "speaker") >= 4
 
     late = watch()  # retained: the newest state, not an older one published after it
     late.wait_for("speaker", lambda p: True)
-    assert [p["volume"] for _, p in late.on("speaker")] == [50]
+    assert [p["volume"] for p in late.on("speaker")] == [50]
     assert venue.devices["speaker"].state["volume"] == 50
 
 
@@ -207,7 +158,7 @@ def test_reports_arrive_after_the_delay_in_order_and_the_retained_state_is_the_n
 
 
 def test_a_power_cut_fires_the_last_will_and_the_device_comes_back_as_it_is_now(
-    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     venue = start_venue()
     watcher = watch()
@@ -232,20 +183,20 @@ def test_a_power_cut_fires_the_last_will_and_the_device_comes_back_as_it_is_now(
     assert speaker.wait_connected(WAIT_S)
     watcher.publish("speaker/set", {"volume": 33})  # it obeys again; a queued 77 would have come first
     watcher.wait_for("speaker", has({"volume": 33}))
-    assert [p["volume"] for _, p in watcher.on("speaker")] == [20, 55, 33]
+    assert [p["volume"] for p in watcher.on("speaker")] == [20, 55, 33]
     assert venue.fault_stats.outages == 1
     assert [e.kind for e in venue.fault_stats.events(device_id="speaker")] == ["outage", "back"]
 
 
 def test_an_outage_with_a_length_ends_by_itself(
-    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     venue = start_venue()
     watcher = watch()
     watcher.wait_for("hvac/availability", online)
     assert venue.inject_outage("hvac", for_s=0.3) == "hvac"
-    off_at = watcher.wait_for("hvac/availability", offline)
-    back_at = watcher.wait_for("hvac/availability", online, after=2)
+    off_at = watcher.wait_for_message("hvac/availability", offline).at
+    back_at = watcher.wait_for_message("hvac/availability", online, after=2).at
     assert back_at - off_at >= 0.25
     assert venue.devices["hvac"].wait_connected(WAIT_S) and not venue.devices["hvac"].offline
 
@@ -254,7 +205,7 @@ def test_an_outage_with_a_length_ends_by_itself(
 
 
 def test_a_manual_change_is_published_and_recorded_with_its_fields(
-    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     venue = start_venue(seed=3)
     watcher = watch()
@@ -266,7 +217,7 @@ def test_a_manual_change_is_published_and_recorded_with_its_fields(
 
 
 def test_scheduled_faults_run_in_the_background_and_stop_promptly(
-    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Watcher]
+    start_venue: Callable[..., SimulatedVenue], watch: Callable[[], Observer]
 ) -> None:
     devices = [
         {"id": f"d{i:02d}", "kind": ("light", "thermostat", "speaker", "scent")[i % 4], "topic": f"d{i:02d}"}
@@ -362,7 +313,7 @@ def test_the_cli_rejects_a_bad_spec_with_one_line_naming_the_key(
 
 
 def test_the_cli_runs_with_faults_and_prints_the_summary_on_sigterm(
-    tmp_path: Path, mosquitto: MosquittoBroker, base: str, watch: Callable[[], Watcher]
+    tmp_path: Path, mosquitto: MosquittoBroker, base: str, watch: Callable[[], Observer]
 ) -> None:
     watcher = watch()
     config = write_venue(tmp_path, mosquitto, base)

@@ -43,8 +43,9 @@ from devices.compare import differences
 from devices.z2m import from_z2m
 from firmware_sim import FaultPlan
 from profiles.venue import InfluxSettings
-from tests.integration.harness import Venue, example_venue, run, running_venue, wait_until
-from tests.integration.victoria import VictoriaMetrics
+from testkit.victoria import VictoriaMetrics
+from testkit.waiting import wait_until
+from tests.integration.harness import Venue, example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -124,14 +125,14 @@ def device_problems(v: Venue) -> list[str]:
     """Every device whose reported state (simulator and shadow) does not satisfy the desired state, and is not
     under an active override; empty when the room is right."""
     service = v.service
-    resolution = service.resolution
+    resolution = service.state.resolution
     if resolution is None:
         return ["nothing resolved yet"]
     now = service.clock()
     problems: list[str] = []
-    for device_id, config in service.devices.items():
+    for device_id, config in service.state.site.devices.items():
         sim_device = v.sim.devices[device_id]
-        shadow = service.shadows[device_id]
+        shadow = service.state.shadows[device_id]
         if sim_device.offline or not sim_device.connected:
             problems.append(f"{device_id}: off or not connected")
             continue
@@ -199,8 +200,8 @@ def test_a_scripted_evening_with_faults_ends_right_and_loses_no_event(
             assert service.failure is None, f"the service failed: {service.failure!r}"
 
             # Who is here: the kiosk's view, the service's presence and the retained state agree.
-            assert {m.member_id: m.community_id for m in service.presence.members.values()} == evening.present
-            resolution = service.resolution
+            assert {m.member_id: m.community_id for m in service.state.presence.members.values()} == evening.present
+            resolution = service.state.resolution
             assert resolution is not None
             headcount = dict(Counter(evening.present.values()))
             state = await wait_until(

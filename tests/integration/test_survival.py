@@ -29,13 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import psutil
 import pytest
 import yaml
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.cli.broker import MosquittoBroker, die_with_parent, free_port
+from controller.core import messages
 from controller.shell.bus import BrokerAddress
 from controller.shell.forwarder import InfluxForwarder
 from controller.shell.record import EventRecord
@@ -44,9 +43,11 @@ from firmware_sim import SimulatedVenue
 from firmware_sim.device import SimDevice
 from profiles.loader import load_document, load_venue
 from profiles.venue import InfluxSettings, VenueConfig
-from tests.e2e.cli import cli_env
-from tests.integration.harness import EXAMPLES, Kiosk, Listener, example_venue, running_venue, wait_until
-from tests.integration.victoria import VictoriaMetrics
+from testkit.mqtt_clients import Kiosk, Observer
+from testkit.victoria import VictoriaMetrics
+from testkit.waiting import wait_until, wait_until_sync
+from tests.e2e.cli import alive, cli_env
+from tests.integration.harness import EXAMPLES, example_venue, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -145,6 +146,10 @@ class ServiceProcess:
     def running(self) -> bool:
         return self.popen.poll() is None
 
+    def failed(self) -> bool:
+        """A service that exits at all while a test waits on it has failed (testkit.waiting.Watched)."""
+        return not self.running()
+
     def group(self) -> list[psutil.Process]:
         """The service and every descendant, now; each is remembered for `survivors()`."""
         try:
@@ -158,12 +163,12 @@ class ServiceProcess:
 
     def survivors(self) -> list[psutil.Process]:
         """Processes seen in the service's tree, or still in its process group, that are alive."""
-        alive = [p for p in self.seen.values() if _alive(p)]
+        found = [p for p in self.seen.values() if alive(p)]
         for process in psutil.process_iter():
             with contextlib.suppress(psutil.Error, ProcessLookupError):
-                if os.getpgid(process.pid) == self.pgid and _alive(process) and process not in alive:
-                    alive.append(process)
-        return alive
+                if os.getpgid(process.pid) == self.pgid and alive(process) and process not in found:
+                    found.append(process)
+        return found
 
     def signal_group(self, sig: signal.Signals) -> None:
         self.group()
@@ -197,13 +202,6 @@ class ServiceProcess:
                 process.kill()
 
 
-def _alive(process: psutil.Process) -> bool:
-    try:
-        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 @contextlib.contextmanager
 def service_process(config: Path, workdir: Path, name: str) -> Iterator[ServiceProcess]:
     proc = ServiceProcess(config, workdir, name)
@@ -211,22 +209,6 @@ def service_process(config: Path, workdir: Path, name: str) -> Iterator[ServiceP
         yield proc
     finally:
         proc.close()
-
-
-def poll(condition: Callable[[], Any], timeout_s: float, what: str, *procs: ServiceProcess) -> Any:
-    """Poll until `condition()` is truthy; on timeout (or a service that died) fail with `what` and their output."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        for proc in procs:
-            if not proc.running():
-                raise AssertionError(f"{proc.name} exited while waiting for {what}\n{proc.describe()}")
-        if time.monotonic() > deadline:
-            details = "\n".join(proc.describe() for proc in procs)
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}\n{details}")
-        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -273,37 +255,6 @@ def integrity(db: Path) -> str:
         return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
     finally:
         conn.close()
-
-
-class Observer:
-    """An MQTT client that remembers every message with its retain flag (a retained replay on subscribe has it set,
-    a message published while we are subscribed does not), so a test can tell a fresh birth from an old one."""
-
-    def __init__(self, url: str, topics: list[str]) -> None:
-        address = BrokerAddress.parse(url)
-        self._lock = threading.Lock()
-        self._subscribed = threading.Event()
-        self.received: list[tuple[str, bytes, bool]] = []
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"observer-{uuid.uuid4().hex[:8]}")
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: self._subscribed.set()
-        self.client.on_connect = lambda c, *a: c.subscribe([(t, 1) for t in topics])
-        self.client.connect(address.host, address.port)
-        self.client.loop_start()
-        assert self._subscribed.wait(5), "observer could not subscribe"
-
-    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        with self._lock:
-            self.received.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
-
-    def live(self, topic: str) -> list[bytes]:
-        """Payloads published on `topic` while we were subscribed (not retained replays)."""
-        with self._lock:
-            return [p for t, p, retained in self.received if t == topic and not retained]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 class SteadyKiosk:
@@ -361,43 +312,47 @@ def test_a_service_killed_mid_evening_loses_no_checkin_and_no_event(
     status, state = f"ambience/{vid}/status", f"ambience/{vid}/state"
     sim = SimulatedVenue([d.model_dump() for d in venue.devices], mosquitto.url, venue.mqtt.base_topic)
     sim.start()
-    listener = Listener(mosquitto.url, [status, state])
+    listener = Observer(mosquitto.url, [status, state])
     kiosk = SteadyKiosk(mosquitto.url, vid)
     try:
         assert sim.wait_connected(10), "simulated devices did not connect"
         with service_process(config_path, tmp_path, "run-1") as first:
-            poll(lambda: listener.last.get(status) == b"online", 20, "the service online", first)
+            wait_until_sync(lambda: listener.last.get(status) == b"online", 20, "the service online", first)
             speaker = sim.devices["lounge-speaker"]
-            poll(lambda: speaker.state["playlist"] == "house-jazz", 10, "the house profile applied", first)
+            wait_until_sync(lambda: speaker.state["playlist"] == "house-jazz", 10, "the house profile applied", first)
 
             kiosk.start()
-            poll(lambda: len(read_record(db, "checkin")) >= 5, 10, "check-ins being recorded", first)
+            wait_until_sync(lambda: len(read_record(db, "checkin")) >= 5, 10, "check-ins being recorded", first)
             vm.stop()  # the time-series server goes away while the evening goes on (its SIGTERM takes ~1.5 s)
             arrived = kiosk.count()
-            poll(lambda: kiosk.count() >= arrived + 10, 10, "more check-ins while the server is away", first)
+            wait_until_sync(lambda: kiosk.count() >= arrived + 10, 10, "more check-ins while the server is away", first)
 
             # The kill lands while check-ins are received but not yet stored: another program holds the record's
             # write lock, so they wait for their commit; they must not have been acknowledged to the broker.
             with write_locked(db):
                 locked_at = kiosk.count()
-                poll(lambda: total(listener.json(state)) >= locked_at + 3, 10, "check-ins seen, not stored", first)
+                wait_until_sync(
+                    lambda: total(listener.json(state)) >= locked_at + 3, 10, "check-ins seen, not stored", first
+                )
                 first.kill()
             assert first.survivors() == [], "a process of the killed service survived"
         # Only the broker can say so now: the last will.
-        poll(lambda: listener.last.get(status) == b"offline", 10, "the last will: offline")
+        wait_until_sync(lambda: listener.last.get(status) == b"offline", 10, "the last will: offline")
         assert integrity(db) == "ok"
         before_kill = read_record(db)
         last_id_before = before_kill[-1].id
         published_at_kill = kiosk.count()
-        poll(lambda: kiosk.count() >= published_at_kill + 15, 10, "check-ins published while the service is dead")
+        wait_until_sync(
+            lambda: kiosk.count() >= published_at_kill + 15, 10, "check-ins published while the service is dead"
+        )
 
         with service_process(config_path, tmp_path, "run-2") as second:
-            poll(lambda: listener.last.get(status) == b"online", 20, "the restarted service online", second)
+            wait_until_sync(lambda: listener.last.get(status) == b"online", 20, "the restarted service online", second)
             restarted_at = kiosk.count()
-            poll(lambda: kiosk.count() >= restarted_at + 10, 10, "check-ins after the restart", second)
+            wait_until_sync(lambda: kiosk.count() >= restarted_at + 10, 10, "check-ins after the restart", second)
             vm.start()  # the server is back: what it missed follows from the record's cursor
             back_at = kiosk.count()
-            poll(lambda: kiosk.count() >= back_at + 10, 10, "check-ins after the server's return", second)
+            wait_until_sync(lambda: kiosk.count() >= back_at + 10, 10, "check-ins after the server's return", second)
             published = kiosk.stop()
 
             # Every check-in the kiosk published is in the record, exactly once.
@@ -407,7 +362,7 @@ def test_a_service_killed_mid_evening_loses_no_checkin_and_no_event(
             def recorded() -> Counter[str]:
                 return Counter(r.payload["member_id"] for r in read_record(db, "checkin"))
 
-            poll(lambda: members <= set(recorded()), 20, "every published check-in in the record", second)
+            wait_until_sync(lambda: members <= set(recorded()), 20, "every published check-in in the record", second)
             counts = recorded()
             assert set(counts) == members, f"unexpected members {sorted(set(counts) - members)[:10]}"
             twice = [m for m, n in counts.items() if n != 1]
@@ -416,14 +371,14 @@ def test_a_service_killed_mid_evening_loses_no_checkin_and_no_event(
                 assert (row.payload["member_id"], row.payload["community_id"]) in published
 
             # The room is book-club's (two of three members), and the retained state says who is here.
-            poll(lambda: book_club_room(sim), 15, "every device in book-club's mood", second)
+            wait_until_sync(lambda: book_club_room(sim), 15, "every device in book-club's mood", second)
             per_community = Counter(c for _, c in published)
 
             def headcount() -> Any:
                 current = listener.json(state) or {}
                 return current.get("headcount") == dict(per_community) and current
 
-            current = poll(headcount, 10, "the retained state's headcount", second)
+            current = wait_until_sync(headcount, 10, "the retained state's headcount", second)
             assert current["active_profile"] == "book-club"
 
             # Every event in the record reached the time-series server: none lost through the kill or the outage.
@@ -444,7 +399,7 @@ def test_a_service_killed_mid_evening_loses_no_checkin_and_no_event(
                 closing.checkin("last-guest", "book-club")
             finally:
                 closing.close()
-            poll(lambda: "last-guest" in recorded(), 10, "the last check-in recorded", second)
+            wait_until_sync(lambda: "last-guest" in recorded(), 10, "the last check-in recorded", second)
             assert second.terminate() == 0, second.describe()
             assert "Traceback" not in second.stderr, second.describe()
         assert integrity(db) == "ok"
@@ -479,9 +434,11 @@ def test_checkins_published_during_a_broker_restart_reach_a_service_that_reconne
         first = Observer(broker.url, [status])  # before the service starts: its birth is then a live message
         observers.append(first)
         with service_process(config_path, tmp_path, "run") as service:
-            poll(lambda: b"online" in first.live(status), 20, "the service online", service)
+            wait_until_sync(lambda: b"online" in first.live(status), 20, "the service online", service)
             lamp = sim.devices["lounge-lamp-1"]
-            poll(lambda: lamp.state["brightness"] == HOUSE_BRIGHTNESS, 10, "the house profile applied", service)
+            wait_until_sync(
+                lambda: lamp.state["brightness"] == HOUSE_BRIGHTNESS, 10, "the house profile applied", service
+            )
 
             service.signal_group(signal.SIGSTOP)
             broker.kill()  # no goodbye from the broker either; its persistence file is all that is left
@@ -499,10 +456,12 @@ def test_checkins_published_during_a_broker_restart_reach_a_service_that_reconne
             service.signal_group(signal.SIGCONT)
 
             # It reconnects by itself, says `online` again (a live birth, not the retained one) ...
-            poll(lambda: b"online" in observer.live(status), 15, "a new birth message", service)
+            wait_until_sync(lambda: b"online" in observer.live(status), 15, "a new birth message", service)
             # ... and the check-ins the broker kept for it turn the room to book-club.
-            poll(lambda: book_club_room(sim), 15, "book-club's room after the restart", service)
-            poll(lambda: observer.live(f"{base}/lounge_lamp_1/set"), 5, "the lamp's command on the broker", service)
+            wait_until_sync(lambda: book_club_room(sim), 15, "book-club's room after the restart", service)
+            wait_until_sync(
+                lambda: observer.live(f"{base}/lounge_lamp_1/set"), 5, "the lamp's command on the broker", service
+            )
             members = Counter(r.payload["member_id"] for r in read_record(db, "checkin"))
             assert members == {"ana": 1, "ben": 1}
             # A newcomer sees the current state, retained.
@@ -518,7 +477,7 @@ def test_checkins_published_during_a_broker_restart_reach_a_service_that_reconne
             finally:
                 kiosk.close()
             pendant = sim.devices["bar-pendant"]
-            poll(lambda: pendant.state["brightness"] == round(40 * 2.54), 15, "spicy's bar light", service)
+            wait_until_sync(lambda: pendant.state["brightness"] == round(40 * 2.54), 15, "spicy's bar light", service)
             assert service.terminate() == 0, service.describe()
     finally:
         for observer in observers:
@@ -529,7 +488,7 @@ def test_checkins_published_during_a_broker_restart_reach_a_service_that_reconne
 
 def listener_retained(url: str, topic: str, timeout_s: float = 5.0) -> bytes | None:
     """What a client that subscribes now gets on `topic`: its retained message (None if there is none)."""
-    listener = Listener(url, [topic])
+    listener = Observer(url, [topic])
     try:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -542,14 +501,14 @@ def listener_retained(url: str, topic: str, timeout_s: float = 5.0) -> bytes | N
 
 
 @asynccontextmanager
-async def venue_devices(config: VenueConfig, *topics: str) -> AsyncIterator[tuple[SimulatedVenue, Listener]]:
+async def venue_devices(config: VenueConfig, *topics: str) -> AsyncIterator[tuple[SimulatedVenue, Observer]]:
     """The venue's simulated devices and a listener on `topics`, outliving the services a test starts and stops."""
     sim = SimulatedVenue([d.model_dump() for d in config.devices], config.mqtt.url, config.mqtt.base_topic)
     sim.start()
-    listener: Listener | None = None
+    listener: Observer | None = None
     try:
         assert await asyncio.to_thread(sim.wait_connected, 10), "simulated devices did not connect"
-        listener = await asyncio.to_thread(Listener, config.mqtt.url, list(topics))
+        listener = await asyncio.to_thread(Observer, config.mqtt.url, list(topics))
         yield sim, listener
     finally:
         if listener is not None:
@@ -662,7 +621,7 @@ def test_an_override_survives_a_restart_and_is_reasserted_only_when_it_expires(
                     await asyncio.to_thread(kiosk.close)
                 await wait_until(lambda: lamp.state["brightness"] == BOOK_CLUB_BRIGHTNESS, what="book-club's lamp")
                 # Every echo of ours is in: what follows is a person at the wall switch.
-                await wait_until(lambda: first.shadows["lounge-lamp-1"].pending is None, what="the lamp confirmed")
+                await wait_until(lambda: first.state.shadows["lounge-lamp-1"].pending is None, what="lamp confirmed")
                 lamp.manual_change({"brightness": 254})
                 assert first.record is not None
 
@@ -719,8 +678,8 @@ def test_a_flapping_light_is_not_flooded_and_ends_in_the_desired_state(
                 await asyncio.to_thread(v.kiosk.checkin, member, "book-club")
             lamp = v.sim.devices["lounge-lamp-1"]
             await wait_until(lambda: lamp.state["brightness"] == BOOK_CLUB_BRIGHTNESS, what="book-club's lamp")
-            await wait_until(lambda: v.service.shadows["lounge-lamp-1"].pending is None, what="the lamp confirmed")
-            watch = await asyncio.to_thread(Listener, config.mqtt.url, [lamp_set, lamp_availability])
+            await wait_until(lambda: v.service.state.shadows["lounge-lamp-1"].pending is None, what="lamp confirmed")
+            watch = await asyncio.to_thread(Observer, config.mqtt.url, [lamp_set, lamp_availability])
             try:
                 online = b'{"state": "online"}'
 
@@ -779,7 +738,7 @@ def test_a_service_stops_even_when_woken_as_it_is_stopped(mosquitto: MosquittoBr
         service = Service(config)
         await service.__aenter__()
         await connected(service)
-        service.checkin("ana", "book-club", service.clock(), source="http")  # wakes the reconciler...
+        service.inbox.put(messages.CheckIn("ana", "book-club"))  # wakes the reconciler...
         stopping = asyncio.create_task(service.__aexit__(None, None, None))  # ...as the service is stopped
         done, _ = await asyncio.wait({stopping}, timeout=5)
         if not done:  # unstick it, so that this test ends and cleans up

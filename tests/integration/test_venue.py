@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from controller.cli.broker import EmbeddedBroker, MosquittoBroker
-from tests.integration.harness import Venue, example_venue, run, running_venue, wait_until
+from testkit.waiting import wait_until
+from tests.integration.harness import Venue, example_venue, run, running_venue
 
 pytestmark = pytest.mark.integration
 
@@ -162,9 +163,9 @@ def test_bad_input_is_rejected_and_changes_nothing(mosquitto: MosquittoBroker, t
             # Nothing else changed: nobody is present, no command went out, the profile is as it was.
             assert v.events("checkin") == [] and v.events("profile_updated")[-1].payload["community_id"] != "x"
             assert len(v.events("command_sent")) == sent_before
-            assert v.service.presence.total == 0
-            assert v.service.profiles["book-club"].lighting is not None
-            assert v.service.profiles["book-club"].lighting.brightness == 80
+            assert v.service.state.presence.total == 0
+            assert v.service.state.profiles["book-club"].lighting is not None
+            assert v.service.state.profiles["book-club"].lighting.brightness == 80
 
             # And the service still works.
             for member in ("ana", "ben"):
@@ -188,7 +189,7 @@ def test_presence_and_room_survive_a_restart_of_the_service(mosquitto: Mosquitto
                 lambda: (v.listener.json(v.state_topic) or {}).get("active_profile") == "book-club",
                 what="book-club still active after restart",
             )
-            assert v.service.presence.headcount() == {"book-club": 2}
+            assert v.service.state.presence.headcount() == {"book-club": 2}
             v.kiosk.checkout("ben")
             await wait_until(lambda: v.device("lounge-speaker")["playlist"] == "house-jazz", what="back to house")
 

@@ -190,6 +190,26 @@ def test_an_event_the_record_cannot_store_is_refused_at_emit_and_the_record_goes
     record.close()
 
 
+def test_a_step_whose_second_event_cannot_be_stored_queues_none_of_them(tmp_path: Path) -> None:
+    """A step's events go in together or not at all: a check-in recorded without the rest of its step would be a
+    half-applied input (the service adopts the step's state only if every event was accepted)."""
+    record = EventRecord(tmp_path / "r.db", "venue-1")
+    good = ("checkin", {"member_id": "ana"}, [presence_upsert("ana", "book-club", T0)], True)
+    bad = ("checkin", {"member_id": "bo\ud800"}, [], True)
+
+    async def go() -> None:
+        with pytest.raises(UnstorableEvent):
+            record.emit_all([good, bad], T0)
+        futures = record.emit_all([good], T0)
+        assert futures[0] is not None
+        await futures[0]
+
+    asyncio.run(go())
+    assert [(e.id, e.payload) for e in record.iter_all()] == [(1, {"member_id": "ana"})]
+    assert record.presence_rows() == [("ana", "book-club", T0)]
+    record.close()
+
+
 def test_the_database_and_its_wal_are_private_to_their_owner(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     path.touch(mode=0o644)

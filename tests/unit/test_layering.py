@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-OURS = {"profiles", "devices", "controller", "api", "firmware_sim"}
+OURS = {"profiles", "devices", "controller", "api", "firmware_sim", "testkit"}
 ALLOWED = {
     "profiles": set(),
     "devices": {"profiles"},
     "controller": {"profiles", "devices", "api"},  # api only from controller/cli/, below
     "api": {"controller", "profiles"},
     "firmware_sim": set(),
+    "testkit": {"profiles", "devices", "controller", "firmware_sim"},  # the tests' and benches' support, never theirs
 }
 # controller's three rooms: the pure core, the I/O shell around it, and the CLI outside both.
 LAYERS = {
@@ -140,3 +141,58 @@ def test_the_layer_check_sees_a_shell_import_in_the_core(tmp_path: Path) -> None
     imported = imported_modules(module, "controller.core")
     assert {"controller.shell.record", "controller.shell.bus", "time"} <= imported
     assert _layer("controller.shell.record") not in LAYERS["controller.core"]
+
+
+def test_no_benchmark_imports_the_tests() -> None:
+    """bench/ takes its support from testkit/: a benchmark is not a test, and tests/ is no library."""
+    files = sorted((ROOT / "bench").rglob("*.py"))
+    assert files, "bench/ has no modules"
+    wrong = {
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in files
+        for module in imported_modules(path, "bench")
+        if module.split(".")[0] == "tests"
+    }
+    assert not wrong, sorted(wrong)
+
+
+def _defines(path: Path, name: str) -> bool:
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name == name:
+            return True
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return True
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            return True
+    return False
+
+
+def test_every_row_of_where_does_x_live_names_code_that_exists() -> None:
+    """docs/architecture.md's table sends a newcomer to a file and a name: both must be there."""
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    table = text.split("## Where does X live", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "::" in line]
+    assert len(rows) >= 20, "the table lost its rows"
+    missing = []
+    for row in rows:
+        where = row.rstrip(" |").rsplit("`", 2)[-2]
+        file, name = where.split("::")
+        if not (ROOT / file).is_file() or not _defines(ROOT / file, name):
+            missing.append(where)
+    assert not missing, missing
+
+
+METHODS_MAX = 20
+"""A class with more than this many methods holds more than one idea (the old `Service` had 57)."""
+
+
+def test_no_class_in_the_controller_holds_more_than_twenty_methods() -> None:
+    crowded = []
+    for path in sorted((ROOT / "controller").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ClassDef):
+                methods = [n for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+                if len(methods) > METHODS_MAX:
+                    crowded.append(f"{path.relative_to(ROOT)}: {node.name} has {len(methods)} methods")
+    assert not crowded, crowded

@@ -1,5 +1,8 @@
-"""Child processes of a benchmark that never outlive it: the standard library only, so every bench can use it
-(`bench/_hostile.py` measures older trees too and imports nothing of the project)."""
+"""Child processes that never outlive the test or benchmark that started them.
+
+The standard library only, and nothing of the project: `bench/_hostile.py` measures older trees too and imports
+nothing of the project (`controller.cli.broker.die_with_parent` is the production copy, for the brokers that
+ambience starts itself)."""
 
 from __future__ import annotations
 

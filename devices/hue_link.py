@@ -1,14 +1,15 @@
-"""The service's side of one Hue bridge: polls its lights, sends paced commands, and reports both to the service.
+"""One Hue bridge as the Hue driver (`devices.hue_driver`) sees it: polls its lights, sends paced commands, and
+reports both to the driver.
 
-Everything here runs on the service's event loop except the phue calls, which go to worker threads
+Everything here runs on the event loop except the phue calls, which go to worker threads
 (`asyncio.to_thread`): a slow or vanished bridge never stalls MQTT handling. Two tasks per bridge:
 
-    poll:  GET /lights every `poll_interval_s` -> service.on_poll(link, lights)     (manual changes, reachability)
-           failing -> service.on_error(link, error), polled again with back-off (1 s doubling to 30 s)
+    poll:  GET /lights every `poll_interval_s` -> observer.on_poll(link, lights)    (manual changes, reachability)
+           failing -> observer.on_error(link, error), polled again with back-off (1 s doubling to 30 s)
     send:  submit() -> HuePacer (latest body wins, <= 10 light and 1 group command per second) -> PUT, in order
 
 A zone's lights that want the same body go as one group command where the bridge has a group of exactly those
-lights (`devices.hue_groups`). A command that fails is not queued again here: the service's device shadow
+lights (`devices.hue_groups`). A command that fails is not queued again here: the venue's device shadow
 retries it with a growing interval, and a bridge that was away is re-planned from the desired state when its
 lights are reachable again.
 """
@@ -34,7 +35,7 @@ MAX_BACKOFF_S = 30.0
 
 
 class LinkObserver(Protocol):
-    """What the service does with what a bridge says; called on the event loop."""
+    """What the driver does with what a bridge says; called on the event loop."""
 
     def on_poll(self, link: HueLink, lights: Mapping[str, Mapping[str, Any]]) -> None: ...
 
@@ -70,7 +71,7 @@ class HueLink:
         self._wake = asyncio.Event()
         self._groups_at = -float("inf")
 
-    # -- what the service calls --------------------------------------------------------------------------------
+    # -- what the driver calls --------------------------------------------------------------------------------
 
     def submit(self, bodies: Mapping[str, Body]) -> GroupPlan:
         """Queue one planning round's bodies by light id; returns which went as group commands."""

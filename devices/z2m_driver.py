@@ -1,0 +1,91 @@
+"""The Zigbee2MQTT driver: each device's state, availability and `/set` topics under the venue's base topic.
+
+It owns those subscriptions, turns what arrives into observations (`devices.driver`) and planned commands into
+`/set` payloads (`devices.z2m`). The broker connection is the shell's; the driver is handed a `publish` and asked
+`connected`, so it holds no socket and is tested without one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from devices.driver import Availability, Command, Observation, Report, Sent
+from devices.units import DEFAULT_MIRED_RANGE
+from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
+from profiles.venue import DeviceConfig, VenueConfig
+
+__all__ = ["Z2MDriver"]
+
+log = logging.getLogger(__name__)
+
+Publish = Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Topics:
+    config: DeviceConfig
+    state: str
+    set: str
+    availability: str
+
+
+class Z2MDriver:
+    name = "mqtt"
+
+    def __init__(self, venue: VenueConfig, publish: Publish, connected: Callable[[], bool]) -> None:
+        base = venue.mqtt.base_topic
+        self._publish = publish
+        self._connected = connected
+        self._devices: dict[str, _Topics] = {}
+        self._by_state: dict[str, _Topics] = {}
+        self._by_availability: dict[str, _Topics] = {}
+        for device in venue.devices:
+            if device.driver == "hue" or device.topic is None:
+                continue
+            topics = _Topics(
+                device, f"{base}/{device.topic}", f"{base}/{device.topic}/set", f"{base}/{device.topic}/availability"
+            )
+            self._devices[device.id] = topics
+            self._by_state[topics.state] = topics
+            self._by_availability[topics.availability] = topics
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """Each device's state and availability topic, QoS 0 (a lost report is superseded by the next one)."""
+        return [(topic, 0) for t in self._devices.values() for topic in (t.state, t.availability)]
+
+    def owns(self, device: DeviceConfig) -> bool:
+        return device.id in self._devices
+
+    def ready(self) -> bool:
+        return self._connected()
+
+    def observe(self, topic: str, payload: bytes, *, retain: bool) -> list[Observation] | None:
+        """What a message on one of our topics says (nothing, for one we cannot read); None if not ours.
+
+        A retained state is an old report (not live): it tells the state, not that the device is there."""
+        if (topics := self._by_state.get(topic)) is not None:
+            data = decode_json_object(payload)
+            if data is None:
+                log.debug("device %s: ignored a state message that is not a JSON object", topics.config.id)
+                return []
+            return [Report(topics.config.id, from_z2m(topics.config.kind, data), live=not retain)]
+        if (topics := self._by_availability.get(topic)) is not None:
+            online = parse_availability(payload)
+            if online is None:
+                log.debug("device %s: unreadable availability %r", topics.config.id, payload[:40])
+                return []
+            return [Availability(topics.config.id, online, "availability")]
+        return None
+
+    def send(self, commands: Sequence[Command]) -> list[Sent]:
+        sent: list[Sent] = []
+        for command in commands:
+            topics = self._devices[command.device_id]
+            mireds = topics.config.color_temp_range or DEFAULT_MIRED_RANGE
+            payload = to_z2m(command.change, transition_s=command.transition_s, mired_range=mireds)
+            self._publish(topics.set, json.dumps(payload, separators=(",", ":")))
+            sent.append(Sent(command.device_id, command.change, payload, topic=topics.set))
+        return sent

@@ -1,0 +1,207 @@
+"""The venue core's rules as inputs in, events and commands out: no broker, no loop, no clock.
+
+Each test used to need a real Mosquitto and the whole service (tests/integration/test_venue.py still runs them
+that way); here a rule is one `step` and a recording Zigbee2MQTT driver, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.core import events as ev
+from controller.core import messages as msg
+from controller.core.inputs import parse_message
+from controller.core.outputs import DeviceReturned, Drive, Emit, PresenceUpsert, Publish, StateSet, Step, StoreProfile
+from controller.core.presence import CheckIn
+from controller.core.state import VenueState
+from controller.core.venue import step
+from devices.driver import Availability, Report
+from devices.states import LightState
+from devices.units import percent_to_z2m
+from devices.z2m_driver import Z2MDriver
+from profiles.loader import load_profile, load_venue
+from profiles.store import ProfileVersion
+
+ROOT = Path(__file__).resolve().parents[2]
+VENUE = load_venue(ROOT / "examples" / "venue.yaml")
+PROFILES = {p.community_id: p for p in (load_profile(f) for f in sorted((ROOT / "examples" / "profiles").glob("*")))}
+T0 = datetime(2026, 12, 8, 19, 0, tzinfo=UTC)
+TOPICS = VenueState.initial(VENUE).site.topics
+LAMP = "lounge-lamp-1"
+
+
+class RecordingVenue:
+    """The core with a recording driver: what a shell would record, publish and send, kept in lists."""
+
+    def __init__(self) -> None:
+        self.state = VenueState.initial(VENUE, profiles=PROFILES)
+        self.wire: list[tuple[str, dict[str, Any]]] = []
+        self.driver = Z2MDriver(
+            VENUE, lambda topic, payload: self.wire.append((topic, json.loads(payload))), lambda: True
+        )
+        self.mono = 0.0
+
+    def feed(self, input: msg.Input, now: datetime = T0) -> Step:
+        """One step, adopted; planned commands are 'sent' by the driver and their `CommandsSent` stepped too."""
+        result = step(self.state, input, now)
+        self.state = result.state
+        for command in result.commands:
+            if isinstance(command, Drive):
+                sent = self.driver.send(command.commands)
+                self.state = step(self.state, msg.CommandsSent(tuple(sent)), now).state
+        return result
+
+    def kiosk(self, topic: str, body: dict[str, Any]) -> Step:
+        parsed = parse_message(TOPICS, topic, json.dumps(body).encode(), knows=PROFILES.__contains__)
+        assert parsed is not None
+        return self.feed(parsed)
+
+    def report(self, device_id: str, state: LightState, now: datetime = T0, live: bool = True) -> Step:
+        self.mono += 1
+        return self.feed(msg.Observed((Report(device_id, state, live),), self.mono), now)
+
+
+def types(result: Step) -> list[str]:
+    return [e.event.TYPE for e in result.events]
+
+
+def published(result: Step, topic: str) -> list[str]:
+    return [c.payload for c in result.commands if isinstance(c, Publish) and c.topic == topic]
+
+
+def test_a_kiosk_check_in_for_an_unknown_community_is_rejected_recorded_and_changes_nothing() -> None:
+    venue = RecordingVenue()
+    result = venue.kiosk(TOPICS.checkin, {"member_id": "ana", "community_id": "karaoke"})
+    assert types(result) == ["input_rejected"]
+    assert result.events[0].durable  # acknowledged only once recorded
+    (rejection,) = published(result, TOPICS.rejected)
+    assert json.loads(rejection)["errors"] == [{"path": "community_id", "message": "unknown community 'karaoke'"}]
+    assert result.state.presence.total == 0
+
+
+def test_a_check_in_is_one_durable_event_with_its_presence_row_and_a_repeat_records_nothing() -> None:
+    venue = RecordingVenue()
+    first = venue.kiosk(TOPICS.checkin, {"member_id": "ana", "community_id": "book-club"})
+    assert first.events == (
+        Emit(ev.Checkin("ana", "book-club", "mqtt", 1), (PresenceUpsert("ana", "book-club", T0),), durable=True),
+    )
+    assert first.reply is CheckIn.NEW
+    again = venue.kiosk(TOPICS.checkin, {"member_id": "ana", "community_id": "book-club"})
+    assert again.events == () and again.reply is CheckIn.ALREADY_PRESENT
+
+
+def test_a_check_out_of_someone_not_here_is_rejected_from_a_kiosk_and_false_over_http() -> None:
+    venue = RecordingVenue()
+    assert types(venue.kiosk(TOPICS.checkout, {"member_id": "bo"})) == ["input_rejected"]
+    over_http = venue.feed(msg.CheckOut("bo"))
+    assert over_http.reply is False and over_http.events == () and over_http.commands == ()
+
+
+def test_a_quorum_changes_the_room_once_with_its_events_state_and_commands() -> None:
+    venue = RecordingVenue()
+    venue.feed(msg.Tick(plan_all=True))  # the house profile: nobody is here yet
+    venue.wire.clear()
+    venue.feed(msg.CheckIn("ana", "book-club"))
+    venue.feed(msg.CheckIn("bo", "book-club"))
+    result = venue.feed(msg.Tick())
+    assert types(result) == ["profile_activated", "ambience_applied"]
+    activated = result.events[0]
+    assert activated.event == ev.ProfileActivated("book-club", ["book-club"], "community", "house", {"book-club": 2})
+    assert activated.mutations == (StateSet("activations", {"book-club": T0.isoformat()}),)
+    (state,) = published(result, TOPICS.state)
+    assert json.loads(state)["active_profile"] == "book-club"
+    lamp = dict(venue.wire)["zigbee2mqtt/lounge_lamp_1/set"]
+    assert lamp["brightness"] == percent_to_z2m(80) and lamp["color_temp"] == 370  # 80 % and 2700 K on the wire
+    assert venue.feed(msg.Tick()).events == ()  # nothing changed: nothing recorded, nothing planned
+
+
+def test_a_person_at_the_switch_is_an_override_kept_in_the_record_and_not_fought() -> None:
+    venue = RecordingVenue()
+    venue.feed(msg.CheckIn("ana", "book-club"))
+    venue.feed(msg.CheckIn("bo", "book-club"))
+    venue.feed(msg.Tick(plan_all=True))
+    venue.report(LAMP, LightState(on=True, brightness=80.0, color_temp_k=2700))  # the lamp confirms
+    dimmed = venue.report(LAMP, LightState(on=True, brightness=20.0, color_temp_k=2700), T0 + timedelta(seconds=1))
+    override = next(e for e in dimmed.events if isinstance(e.event, ev.ManualOverride))
+    until = T0 + timedelta(seconds=1) + timedelta(minutes=VENUE.policy.override_minutes)
+    assert override.event == ev.ManualOverride(LAMP, {"brightness": 20.0}, until.isoformat())
+    assert override.mutations == (StateSet("overrides", {LAMP: until.isoformat()}),)
+    venue.wire.clear()
+    venue.feed(msg.Tick(plan_all=True), T0 + timedelta(minutes=5))
+    assert "zigbee2mqtt/lounge_lamp_1/set" not in dict(venue.wire)  # respected for override_minutes
+    venue.feed(msg.Tick(plan_all=True), until + timedelta(seconds=1))
+    assert dict(venue.wire)["zigbee2mqtt/lounge_lamp_1/set"]["brightness"] == percent_to_z2m(80)  # then reasserted
+
+
+def test_an_override_survives_a_restart_through_the_state_the_record_kept() -> None:
+    until = T0 + timedelta(minutes=30)
+    venue = RecordingVenue()
+    venue.state = VenueState.initial(VENUE, profiles=PROFILES, overrides={LAMP: until})
+    venue.feed(msg.Tick(plan_all=True))
+    assert "zigbee2mqtt/lounge_lamp_1/set" not in dict(venue.wire)
+    assert "zigbee2mqtt/lounge_lamp_2/set" in dict(venue.wire)
+
+
+def test_a_device_back_online_is_recorded_held_if_flapping_and_sent_its_whole_state() -> None:
+    venue = RecordingVenue()
+    venue.feed(msg.Tick(plan_all=True))
+    venue.report(LAMP, LightState(on=True, brightness=50.0, color_temp_k=2700))
+    gone = venue.feed(msg.Observed((Availability(LAMP, False, "availability"),), 1.0))
+    assert types(gone) == ["device_offline"]
+    back = venue.feed(msg.Observed((Availability(LAMP, True, "availability"),), 2.0))
+    assert types(back) == ["device_online"]
+    assert DeviceReturned(LAMP) in back.commands  # the dispatcher decides whether it flaps
+    venue.wire.clear()
+    venue.feed(msg.Tick())
+    lamp = dict(venue.wire)["zigbee2mqtt/lounge_lamp_1/set"]
+    assert lamp["state"] == "ON" and "brightness" in lamp  # the whole desired state: it may have forgotten
+
+
+def test_a_forced_profile_wins_is_kept_and_a_forced_unknown_one_is_rejected() -> None:
+    venue = RecordingVenue()
+    unknown = venue.feed(msg.Force("karaoke", "mqtt", TOPICS.force))
+    assert types(unknown) == ["input_rejected"] and unknown.state.forced is None
+    forced = venue.feed(msg.Force("spicy-tech-gossip"))
+    assert forced.events == (
+        Emit(ev.ProfileForced("spicy-tech-gossip", None, "http"), (StateSet("forced", "spicy-tech-gossip"),), True),
+    )
+    assert venue.feed(msg.Force("spicy-tech-gossip")).events == ()  # already forced
+    venue.feed(msg.CheckIn("ana", "book-club"))
+    venue.feed(msg.CheckIn("bo", "book-club"))
+    tick = venue.feed(msg.Tick())
+    assert tick.state.resolution is not None
+    assert (tick.state.resolution.leader, tick.state.resolution.source) == ("spicy-tech-gossip", "forced")
+
+
+def test_a_hub_profile_is_known_at_once_stored_by_the_shell_and_its_repeat_records_nothing() -> None:
+    venue = RecordingVenue()
+    profile = PROFILES["book-club"].model_copy(update={"community_id": "chess", "name": "Chess"})
+    topic = TOPICS.profiles + "chess"
+    parsed = parse_message(TOPICS, topic, json.dumps(profile.model_dump(mode="json")).encode(), knows=lambda _: False)
+    assert parsed == msg.HubProfile(profile, topic)
+    result = venue.feed(parsed)
+    assert result.commands == (StoreProfile(profile, topic),) and "chess" in result.state.profiles
+    version = ProfileVersion("chess", 1, "etag-1", profile, "mqtt", T0)
+    stored = venue.feed(msg.ProfileStored(profile, version, "mqtt", changed=True))
+    assert types(stored) == ["profile_updated"]
+    assert venue.feed(msg.ProfileStored(profile, version, "mqtt", changed=False)).events == ()
+
+
+def test_a_hub_profile_for_another_topic_is_rejected_at_the_edge() -> None:
+    body = json.dumps(PROFILES["book-club"].model_dump(mode="json")).encode()
+    parsed = parse_message(TOPICS, TOPICS.profiles + "chess", body, knows=lambda _: True)
+    assert isinstance(parsed, msg.Rejected)
+    assert [e.path for e in parsed.errors] == ["community_id"]
+
+
+@pytest.mark.parametrize("retained", [True, False])
+def test_a_retained_report_is_not_a_person_and_does_not_bring_a_device_online(retained: bool) -> None:
+    venue = RecordingVenue()
+    result = venue.report(LAMP, LightState(on=True, brightness=10.0), live=not retained)
+    assert ("device_online" in types(result)) is not retained
+    assert result.state.shadows[LAMP].online is (None if retained else True)
