@@ -9,7 +9,7 @@ not a copy of every device's shadow.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -102,11 +102,30 @@ def mireds_of(device: DeviceConfig, learned: Mapping[str, MiredRange]) -> MiredR
     return device.color_temp_range or learned.get(device.id) or DEFAULT_MIRED_RANGE
 
 
-_FIELDS = tuple(f.name for f in fields(VenueState))
-
-
 class Work:
-    """A step in progress: the state's fields as attributes to change, and what the step emits and commands."""
+    """A step in progress: the state's fields as attributes to change, and what the step emits and commands.
+
+    Each field is copied by name, not by a loop over `dataclasses.fields`: a step is the venue's hot path (every
+    message takes one), and the loop cost half of it (tests/unit/test_venue_core.py checks that none is missed)."""
+
+    __slots__ = (
+        "activations",
+        "commands",
+        "dirty",
+        "discovery",
+        "events",
+        "forced",
+        "mireds",
+        "now",
+        "plan_all",
+        "presence",
+        "profiles",
+        "recorded",
+        "resolution",
+        "shadows",
+        "site",
+        "state_json",
+    )
 
     site: Site
     presence: Presence
@@ -123,8 +142,19 @@ class Work:
     discovery: Mapping[str, str]
 
     def __init__(self, state: VenueState, now: datetime) -> None:
-        for name in _FIELDS:
-            setattr(self, name, getattr(state, name))
+        self.site = state.site
+        self.presence = state.presence
+        self.profiles = state.profiles
+        self.activations = state.activations
+        self.forced = state.forced
+        self.resolution = state.resolution
+        self.shadows = state.shadows
+        self.mireds = state.mireds
+        self.recorded = state.recorded
+        self.dirty = state.dirty
+        self.plan_all = state.plan_all
+        self.state_json = state.state_json
+        self.discovery = state.discovery
         self.events: list[Emit] = []
         self.commands: list[Output] = []
         self.now = now
@@ -148,5 +178,19 @@ class Work:
             self.dirty = self.dirty | {device_id}
 
     def done(self, reply: Any = None) -> Step:
-        state = VenueState(**{name: getattr(self, name) for name in _FIELDS})
+        state = VenueState(
+            site=self.site,
+            presence=self.presence,
+            profiles=self.profiles,
+            activations=self.activations,
+            forced=self.forced,
+            resolution=self.resolution,
+            shadows=self.shadows,
+            mireds=self.mireds,
+            recorded=self.recorded,
+            dirty=self.dirty,
+            plan_all=self.plan_all,
+            state_json=self.state_json,
+            discovery=self.discovery,
+        )
         return Step(state, tuple(self.events), tuple(self.commands), reply)

@@ -6,6 +6,7 @@ that way); here a rule is one `step` and a recording Zigbee2MQTT driver, in mill
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from controller.core import messages as msg
 from controller.core.inputs import parse_message
 from controller.core.outputs import DeviceReturned, Drive, Emit, PresenceUpsert, Publish, StateSet, Step, StoreProfile
 from controller.core.presence import CheckIn
-from controller.core.state import VenueState
+from controller.core.state import VenueState, Work
 from controller.core.venue import step
 from devices.driver import Availability, Report
 from devices.states import LightState
@@ -205,3 +206,15 @@ def test_a_retained_report_is_not_a_person_and_does_not_bring_a_device_online(re
     result = venue.report(LAMP, LightState(on=True, brightness=10.0), live=not retained)
     assert ("device_online" in types(result)) is not retained
     assert result.state.shadows[LAMP].online is (None if retained else True)
+
+
+def test_a_step_carries_every_field_of_the_state_it_does_not_change() -> None:
+    """`Work` copies the state's fields by name: one added to `VenueState` and not to `Work` would be lost."""
+    venue = RecordingVenue()
+    venue.feed(msg.CheckIn("ana", "book-club"))
+    venue.feed(msg.Force("house"))
+    venue.feed(msg.Tick(plan_all=True))
+    venue.report(LAMP, LightState(on=True, brightness=50.0))
+    before = venue.state
+    assert {f.name for f in dataclasses.fields(VenueState)} <= set(Work.__slots__)
+    assert Work(before, T0).done().state == before
