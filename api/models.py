@@ -250,6 +250,14 @@ class DeviceView(_View):
         description="Whether what it reports satisfies what is desired, within the comparison tolerances "
         "(false while either is unknown)"
     )
+    adapted: list[str] = Field(
+        description="How `desired` was adapted to what the device can take (a setpoint rounded to its step, a "
+        "colour as the nearest white, a mode it lacks); empty when it takes what the room wants as it is"
+    )
+    capabilities: dict[str, Any] = Field(
+        description="What the device can take and where that was learned (`source`: bridge/devices, hue, "
+        "default): `fields`, `color_temp_k` [warmest, coldest], `setpoint` {key, min, max, step}, `modes`"
+    )
 
 
 class EventView(_View):

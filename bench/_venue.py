@@ -51,6 +51,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit, for `python bench/X.py` and its imports
 from controller.cli.broker import MosquittoBroker
+from firmware_sim.definitions import light_model, valve_model
 from profiles.loader import load_document, load_profile
 from profiles.profile import Profile
 from testkit.processes import die_with_parent
@@ -210,21 +211,33 @@ def expected_report(
         if "brightness" in light:
             pct = min(100.0, max(float(limits.get("min_brightness", 0)), float(light["brightness"])))
             out["brightness"] = round(pct * BRIGHTNESS_MAX / 100)
+        # A real model (firmware_sim/definitions.json) may lack colour: then the room's colour shows as a white.
+        bulb = light_model(device["model"]) if device.get("model") else None
         if "color_temp_k" in light:
             lo, hi = device.get("color_temp_range") or MIRED_RANGE
+            if bulb is not None and bulb.mired_range is not None:
+                lo, hi = max(lo, bulb.mired_range[0]), min(hi, bulb.mired_range[1])
             out["color_temp"] = int(min(hi, max(lo, round(1_000_000 / light["color_temp_k"]))))
         elif "color" in light:
-            out["color_mode"] = "xy"
+            out["color_mode"] = "xy" if bulb is None or "color" in bulb.keys else "color_temp"
         return out
     if kind == "thermostat":
         climate = _section(profile, default, "climate")
+        valve = valve_model(device["model"]) if device.get("model") else None
+        key, step = (
+            (valve.setpoint_key, valve.setpoint_step) if valve else ("occupied_heating_setpoint", SETPOINT_STEP_C)
+        )
         out = {}
         if "target_c" in climate:
             lo, hi = float(limits.get("min_temp_c", 5)), float(limits.get("max_temp_c", 35))
             target = min(hi, max(lo, round(float(climate["target_c"]) * 10) / 10))
-            out["occupied_heating_setpoint"] = round(target / SETPOINT_STEP_C) * SETPOINT_STEP_C
+            out[key] = round(target / step) * step
         if "mode" in climate:
-            out["system_mode"] = climate["mode"]
+            mode = climate["mode"]
+            if valve is not None and mode not in valve.modes:  # a heat-only valve heats when asked auto
+                mode = next((m for m in ("heat", "cool") if m in valve.modes), None) if mode == "auto" else None
+            if mode is not None:
+                out["system_mode"] = mode
         return out
     if kind == "speaker":
         audio = _section(profile, default, "audio")

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
+from devices.capabilities import DeviceCapabilities
 from devices.states import DeviceState
-from devices.units import MiredRange
 from profiles.venue import DeviceConfig
 
 __all__ = [
@@ -60,10 +60,10 @@ class Availability:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    """What a device can do, as its driver learned it (today: a Hue light's colour-temperature range)."""
+    """What a device can take, as its driver learned it (Zigbee2MQTT's `bridge/devices`, a Hue poll)."""
 
     device_id: str
-    mireds: MiredRange
+    capabilities: DeviceCapabilities
 
 
 @dataclass(frozen=True, slots=True)

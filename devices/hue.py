@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from devices.capabilities import DeviceCapabilities
 from devices.states import LightState, set_fields
 from devices.units import (
     HUE_BRI_MAX,
@@ -178,14 +179,23 @@ def light_capabilities(light: Mapping[str, Any]) -> HueCapabilities:
     """
     state = light.get("state")
     keys = set(state) if isinstance(state, Mapping) else set()
+    caps = light.get("capabilities")
+    control = caps.get("control") if isinstance(caps, Mapping) else None
+    control = control if isinstance(control, Mapping) else {}
     fields = {"on"}
     if "bri" in keys:
         fields.add("brightness")
-    if "ct" in keys:
+    if "ct" in keys or isinstance(control.get("ct"), Mapping):  # some firmware leaves `ct` out of the state
         fields.add("color_temp_k")
-    if "xy" in keys:
+    if "xy" in keys or "colorgamut" in control:
         fields.add("color_xy")
     return HueCapabilities(frozenset(fields), light_mireds(light))
+
+
+def device_capabilities(light: Mapping[str, Any]) -> DeviceCapabilities:
+    """A light's capabilities as the venue core reads every device's (`devices.capabilities`)."""
+    caps = light_capabilities(light)
+    return DeviceCapabilities("hue", caps.fields, caps.mireds if "color_temp_k" in caps.fields else None)
 
 
 def supported(state: LightState, caps: HueCapabilities) -> LightState:

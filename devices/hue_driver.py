@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from devices.driver import Availability, Capabilities, Command, DriverFailure, Observation, Report, Sent
-from devices.hue import HueCapabilities, from_hue, light_capabilities, supported, to_hue
+from devices.hue import HueCapabilities, device_capabilities, from_hue, light_capabilities, supported, to_hue
 from devices.hue_client import HueApiError, HueClient, HueError, HueUnauthorized, HueUnreachable
 from devices.hue_link import HueLink
 from devices.states import LightState
@@ -103,9 +103,9 @@ class HueDriver:
             if light is None:
                 seen.append(Availability(device.id, False, "hue"))
                 continue
-            caps = self._caps[device.id] = light_capabilities(light)
+            self._caps[device.id] = light_capabilities(light)
             state, reachable = from_hue(light)
-            seen += [Capabilities(device.id, caps.mireds), Availability(device.id, reachable, "hue")]
+            seen += [Capabilities(device.id, device_capabilities(light)), Availability(device.id, reachable, "hue")]
             if reachable:
                 seen.append(Report(device.id, state, live=True))
         self._deliver(seen)

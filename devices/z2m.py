@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
+from devices.capabilities import OCCUPIED_SETPOINT
 from devices.states import (
     STATE_OF_KIND,
     AudioState,
@@ -196,7 +197,7 @@ LIGHT_TO_Z2M: dict[str, ToConverter] = {
 
 # local_temp_c is absent on purpose: it is the room's temperature, reported, never commanded.
 CLIMATE_TO_Z2M: dict[str, ToConverter] = {
-    "target_c": lambda c, _: {"occupied_heating_setpoint": c},
+    "target_c": lambda c, _: {OCCUPIED_SETPOINT: c},  # or the device's own key: see `to_z2m`
     "mode": lambda mode, _: {"system_mode": mode},
 }
 
@@ -225,6 +226,7 @@ def to_z2m(
     *,
     transition_s: float | None = None,
     mired_range: MiredRange = (Z2M_MIRED_MIN, Z2M_MIRED_MAX),
+    setpoint_key: str = OCCUPIED_SETPOINT,
 ) -> Payload:
     """A (desired or change) state -> the `/set` payload, with only the fields that are not None.
 
@@ -240,6 +242,8 @@ def to_z2m(
         value = fields.get(name)
         if value is not None:
             payload.update(convert(value, mired_range))
+    if setpoint_key != OCCUPIED_SETPOINT and OCCUPIED_SETPOINT in payload:
+        payload[setpoint_key] = payload.pop(OCCUPIED_SETPOINT)  # most Tuya valves: current_heating_setpoint
     if payload and transition_s is not None and isinstance(state, LightState):
         payload["transition"] = max(0.0, transition_s)
     return payload

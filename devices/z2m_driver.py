@@ -12,7 +12,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from devices.driver import Availability, Command, Observation, Report, Sent
+from devices.capabilities import DeviceCapabilities, from_exposes, of_device
+from devices.driver import Availability, Capabilities, Command, Observation, Report, Sent
 from devices.units import DEFAULT_MIRED_RANGE
 from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
 from profiles.venue import DeviceConfig, VenueConfig
@@ -37,11 +38,14 @@ class Z2MDriver:
 
     def __init__(self, venue: VenueConfig, publish: Publish, connected: Callable[[], bool]) -> None:
         base = venue.mqtt.base_topic
+        self.devices_topic = f"{base}/bridge/devices"
         self._publish = publish
+        self._caps: dict[str, DeviceCapabilities] = {}
         self._connected = connected
         self._devices: dict[str, _Topics] = {}
         self._by_state: dict[str, _Topics] = {}
         self._by_availability: dict[str, _Topics] = {}
+        self._by_name: dict[str, _Topics] = {}
         for device in venue.devices:
             if device.driver == "hue" or device.topic is None:
                 continue
@@ -51,10 +55,13 @@ class Z2MDriver:
             self._devices[device.id] = topics
             self._by_state[topics.state] = topics
             self._by_availability[topics.availability] = topics
+            self._by_name[device.topic] = topics
 
     def subscriptions(self) -> list[tuple[str, int]]:
-        """Each device's state and availability topic, QoS 0 (a lost report is superseded by the next one)."""
-        return [(topic, 0) for t in self._devices.values() for topic in (t.state, t.availability)]
+        """Each device's state and availability topic, QoS 0 (a lost report is superseded by the next one), and
+        the bridge's retained device list, which says what each device can take."""
+        topics = [(topic, 0) for t in self._devices.values() for topic in (t.state, t.availability)]
+        return [*topics, (self.devices_topic, 0)] if self._devices else topics
 
     def owns(self, device: DeviceConfig) -> bool:
         return device.id in self._devices
@@ -66,6 +73,8 @@ class Z2MDriver:
         """What a message on one of our topics says (nothing, for one we cannot read); None if not ours.
 
         A retained state is an old report (not live): it tells the state, not that the device is there."""
+        if topic == self.devices_topic:
+            return self._bridge_devices(payload)
         if (topics := self._by_state.get(topic)) is not None:
             data = decode_json_object(payload)
             if data is None:
@@ -80,12 +89,36 @@ class Z2MDriver:
             return [Availability(topics.config.id, online, "availability")]
         return None
 
+    def _bridge_devices(self, payload: bytes) -> list[Observation]:
+        """`bridge/devices`: each of our devices' definition (`friendly_name` is its topic) and what its exposes
+        say it can take. A device without a definition (not yet interviewed) keeps the defaults."""
+        try:
+            listed = json.loads(payload)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            log.warning("%s: not a JSON list of devices; capabilities stay as they are", self.devices_topic)
+            return []
+        seen: list[Observation] = []
+        for entry in listed if isinstance(listed, list) else ():
+            name = entry.get("friendly_name") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or (topics := self._by_name.get(name)) is None:
+                continue
+            definition = entry.get("definition")
+            exposes = definition.get("exposes") if isinstance(definition, dict) else None
+            caps = from_exposes(topics.config.kind, exposes)
+            if caps is not None:
+                self._caps[topics.config.id] = caps
+                seen.append(Capabilities(topics.config.id, caps))
+        return seen
+
     def send(self, commands: Sequence[Command]) -> list[Sent]:
         sent: list[Sent] = []
         for command in commands:
             topics = self._devices[command.device_id]
-            mireds = topics.config.color_temp_range or DEFAULT_MIRED_RANGE
-            payload = to_z2m(command.change, transition_s=command.transition_s, mired_range=mireds)
+            caps = of_device(topics.config, self._caps)
+            mireds = caps.mireds or DEFAULT_MIRED_RANGE
+            payload = to_z2m(
+                command.change, transition_s=command.transition_s, mired_range=mireds, setpoint_key=caps.setpoint_key
+            )
             self._publish(topics.set, json.dumps(payload, separators=(",", ":")))
             sent.append(Sent(command.device_id, command.change, payload, topic=topics.set))
         return sent

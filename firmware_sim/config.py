@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from firmware_sim.definitions import light_model, models, valve_model
+
 KINDS = ("light", "thermostat", "speaker", "scent")
 DEFAULT_BASE_TOPIC = "zigbee2mqtt"
 DEFAULT_URL = "mqtt://127.0.0.1:1883"
@@ -75,6 +77,8 @@ class DeviceSpec:
     kind: str
     topic: str
     color_temp_range: tuple[int, int] | None = None
+    model: str | None = None
+    """A real device's Zigbee2MQTT model (firmware_sim/definitions.json): the device behaves as its definition."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +140,16 @@ def parse_devices(entries: Any, path: str = "devices") -> tuple[DeviceSpec, ...]
             raise ConfigError(f"{where}.topic", f"duplicate topic {topic!r}")
         range_value = entry.get("color_temp_range")
         mireds = None if range_value is None else _color_temp_range(f"{where}.color_temp_range", range_value)
+        model = entry.get("model")
+        if model is not None:
+            if model not in models():
+                raise ConfigError(f"{where}.model", f"no definition of {model!r}; known: {', '.join(models())}")
+            fits = light_model(model) if kind == "light" else valve_model(model) if kind == "thermostat" else None
+            if fits is None:
+                raise ConfigError(f"{where}.model", f"{model!r} is not a {kind}")
         ids.add(device_id)
         topics.add(topic)
-        specs.append(DeviceSpec(id=device_id, kind=str(kind), topic=topic, color_temp_range=mireds))
+        specs.append(DeviceSpec(id=device_id, kind=str(kind), topic=topic, color_temp_range=mireds, model=model))
     return tuple(specs)
 
 

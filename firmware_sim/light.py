@@ -86,13 +86,18 @@ class LightFirmware:
     xy: tuple[float, float] = field(default_factory=lambda: mired_to_xy(INITIAL_COLOR_TEMP))
     mired_range: tuple[int, int] = (MIRED_MIN, MIRED_MAX)
     fade: Fade | None = None
+    keys: frozenset[str] | None = None
+    """The `/set` keys its definition has converters for (firmware_sim/definitions.py); None: every key."""
 
     @classmethod
-    def create(cls, mired_range: tuple[int, int] | None = None) -> LightFirmware:
+    def create(cls, mired_range: tuple[int, int] | None = None, keys: frozenset[str] | None = None) -> LightFirmware:
         """The power-on state, with the initial colour temperature inside the device's own range."""
         lo, hi = mired_range or (MIRED_MIN, MIRED_MAX)
         color_temp = clamp_mired(INITIAL_COLOR_TEMP, lo, hi)
-        return cls(color_temp=color_temp, xy=mired_to_xy(color_temp), mired_range=(lo, hi))
+        return cls(color_temp=color_temp, xy=mired_to_xy(color_temp), mired_range=(lo, hi), keys=keys)
+
+    def _has(self, key: str) -> bool:
+        return self.keys is None or key in self.keys
 
     def target(self) -> LightOutput:
         """The output the light settles at once any fade is over."""
@@ -125,6 +130,8 @@ class LightFirmware:
         transition = 0.0
         for key, value in command.items():
             try:
+                if not self._has(key):
+                    raise FieldError(key, f"No converter available for '{key}'")  # Zigbee2MQTT's own words
                 if key == "state":
                     wanted = as_choice(key, value, ("ON", "OFF", "TOGGLE"), upper=True)
                     explicit_state = (not self.on) if wanted == "TOGGLE" else wanted == "ON"
@@ -166,13 +173,13 @@ class LightFirmware:
         return self
 
     def report(self, now: float) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "state": "ON" if self.on else "OFF",
-            "brightness": self.brightness,
-            "color_temp": self.color_temp,
-            "color_mode": self.color_mode,
-            "color": {"x": self.xy[0], "y": self.xy[1]},
-        }
+        message: dict[str, Any] = {"state": "ON" if self.on else "OFF", "brightness": self.brightness}
+        if self._has("color_temp"):
+            message["color_temp"] = self.color_temp
+        if self._has("color_temp") or self._has("color"):
+            message["color_mode"] = self.color_mode
+        if self._has("color"):
+            message["color"] = {"x": self.xy[0], "y": self.xy[1]}
         if self.fade is not None and self.fade.progress(now) < 1.0:
             message["fade"] = {
                 "from_brightness": round(self.fade.origin.level),

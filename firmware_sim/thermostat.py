@@ -21,11 +21,13 @@ SETPOINT_STEP_C = 0.5
 REPORT_DELTA_C = 0.1
 
 
-def parse_setpoint(key: str, value: Any) -> float:
-    """Real TRVs take 0.5 C steps: round first, then refuse what is outside 5-35 C."""
-    number = round(as_number(key, value) / SETPOINT_STEP_C) * SETPOINT_STEP_C
-    if not SETPOINT_MIN_C <= number <= SETPOINT_MAX_C:
-        raise FieldError(key, f"{value!r} is outside {SETPOINT_MIN_C:g}-{SETPOINT_MAX_C:g}")
+def parse_setpoint(
+    key: str, value: Any, lo: float = SETPOINT_MIN_C, hi: float = SETPOINT_MAX_C, step: float = SETPOINT_STEP_C
+) -> float:
+    """Real TRVs take steps (0.5 or 1 C): round first, then refuse what is outside the valve's range."""
+    number = round(as_number(key, value) / step) * step
+    if not lo <= number <= hi:
+        raise FieldError(key, f"{value!r} is outside {lo:g}-{hi:g}")
     return number
 
 
@@ -40,6 +42,12 @@ class ThermostatFirmware:
     local: float = 19.0
     params: ThermalParams = field(default_factory=ThermalParams)
     updated_at: float | None = None
+    # What the valve's definition says (firmware_sim/definitions.py); the defaults are a generic TRV's.
+    setpoint_key: str = "occupied_heating_setpoint"
+    setpoint_range: tuple[float, float] = (SETPOINT_MIN_C, SETPOINT_MAX_C)
+    setpoint_step: float = SETPOINT_STEP_C
+    modes: tuple[str, ...] = SYSTEM_MODES
+    stops_at_first_error: bool = False
 
     def advance(self, now: float) -> ThermostatFirmware:
         if self.updated_at is None:
@@ -57,14 +65,16 @@ class ThermostatFirmware:
         rejected: list[FieldError] = []
         for key, value in command.items():
             try:
-                if key == "occupied_heating_setpoint":
-                    updates["setpoint"] = parse_setpoint(key, value)
+                if key == self.setpoint_key:
+                    updates["setpoint"] = parse_setpoint(key, value, *self.setpoint_range, self.setpoint_step)
                 elif key == "system_mode":
-                    updates["mode"] = cast(SystemMode, as_choice(key, value, SYSTEM_MODES, upper=False))
+                    updates["mode"] = cast(SystemMode, as_choice(key, value, self.modes, upper=False))
                 else:
-                    raise FieldError(key, "unknown field")
+                    raise FieldError(key, f"No converter available for '{key}'")
             except FieldError as error:
                 rejected.append(error)
+                if self.stops_at_first_error:
+                    break  # a Tuya datapoint converter gives up here: the rest of the message is lost
                 continue
             accepted.append(key)
         return Outcome(replace(current, **updates), tuple(accepted), tuple(rejected))
@@ -72,7 +82,7 @@ class ThermostatFirmware:
     def report(self, now: float) -> dict[str, Any]:
         temp = self.advance(now).local
         return {
-            "occupied_heating_setpoint": self.setpoint,
+            self.setpoint_key: self.setpoint,
             "system_mode": self.mode,
             "local_temperature": round(temp, 1),
             "running_state": running_state(temp, self.setpoint, self.mode),

@@ -24,7 +24,9 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
+from firmware_sim.bridge import SimBridge
 from firmware_sim.config import DEFAULT_BASE_TOPIC, DEFAULT_URL, BrokerAddress, DeviceSpec, SimConfig, parse_devices
+from firmware_sim.definitions import light_model, valve_model
 from firmware_sim.device import SimDevice, SimLight
 from firmware_sim.faults import (
     FaultEvent,
@@ -64,9 +66,23 @@ def build_device(
         "clock": clock,
     }
     if spec.kind == "light":
-        return SimLight(spec.id, spec.topic, LightFirmware.create(spec.color_temp_range), broker, **options)
+        light = light_model(spec.model) if spec.model is not None else None
+        mireds = spec.color_temp_range or (light.mired_range if light is not None else None)
+        bulb = LightFirmware.create(mireds, light.keys if light is not None else None)
+        return SimLight(spec.id, spec.topic, bulb, broker, **options)
     if spec.kind == "thermostat":
-        firmware = ThermostatFirmware(params=thermal or ThermalParams())
+        valve = valve_model(spec.model) if spec.model is not None else None
+        model: dict[str, Any] = {}
+        if valve is not None:
+            model = {
+                "setpoint_key": valve.setpoint_key,
+                "setpoint_range": (valve.setpoint_min, valve.setpoint_max),
+                "setpoint_step": valve.setpoint_step,
+                "modes": valve.modes,
+                "stops_at_first_error": valve.stops_at_first_error,
+                "mode": "heat" if "heat" in valve.modes else valve.modes[0],
+            }
+        firmware = ThermostatFirmware(params=thermal or ThermalParams(), **model)
         return SimDevice(spec.id, spec.topic, firmware, broker, **options)
     if spec.kind == "speaker":
         return SimDevice(spec.id, spec.topic, SpeakerFirmware(), broker, **options)
@@ -119,6 +135,7 @@ class SimulatedVenue:
             )
             for spec in specs
         }
+        self.bridge = SimBridge(specs, self.broker, base_topic)
         self._tick_s = tick_s
         self._ticker: threading.Thread | None = None
         self._stop_ticking = threading.Event()
@@ -151,6 +168,7 @@ class SimulatedVenue:
         """Start every device's connection (in the background) and the ticker; returns at once."""
         if self._ticker is not None:
             return
+        self.bridge.start()
         for device in self.devices.values():
             device.start()
         self._stop_ticking.clear()
@@ -178,6 +196,7 @@ class SimulatedVenue:
             device.end_stop(deadline)
         for device in self.devices.values():
             device.join()
+        self.bridge.stop()
         self._timeline.close()  # last: nothing can schedule on it any more (late reports, ends of outages)
         log.info("stopped %d simulated devices", len(self.devices))
 

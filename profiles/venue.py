@@ -258,7 +258,10 @@ class DeviceConfig(DocumentModel):
     light: Annotated[int, Field(ge=1)] | None = None
     """Hue only: the bridge's light number."""
     color_temp_range: tuple[Mired, Mired] | None = None
-    """Lights only: the mireds this light supports, narrower than 153-500."""
+    """Lights only: the mireds this light supports; narrows what Zigbee2MQTT or the Hue bridge says."""
+    model: Annotated[str, Field(max_length=100)] | None = None
+    """Informational: the device's Zigbee2MQTT model (its definition's `model`, e.g. `TV02-Zigbee`). The
+    controller learns what a device can take from `bridge/devices`; the simulator plays this model."""
 
     @field_validator("topic")
     @classmethod

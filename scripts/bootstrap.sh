@@ -30,11 +30,25 @@ if [ "$want_test" = 1 ]; then
   command -v victoria-metrics >/dev/null || missing+=(victoria-metrics)
   command -v faketime >/dev/null || missing+=(faketime)  # retention under a clock that jumped
   command -v node >/dev/null || missing+=(nodejs)  # `node --test tests/js`: the dashboard's modules
+  command -v npm >/dev/null || missing+=(npm)  # the real Zigbee2MQTT converters, below
   [ "${#missing[@]}" = 0 ] || apt_install "${missing[@]}"
   # Validates docker-compose.yml without a Docker engine (`docker-compose config`); not its recommended engine.
   command -v docker-compose >/dev/null || apt_install --no-install-recommends docker-compose
 elif ! have_mosquitto && ! apt_install mosquitto mosquitto-clients; then
   echo "bootstrap: could not install mosquitto; the demo will use its embedded broker" >&2
+fi
+
+if [ "$want_test" = 1 ]; then
+  # The converters Zigbee2MQTT itself runs, pinned: tests check our /set payloads and our copies of their device
+  # definitions against them (tests/integration/test_z2m_converters.py). Only their JavaScript is used.
+  zhc=.cache/zhc
+  if [ ! -f "$zhc/node_modules/zigbee-herdsman-converters/package.json" ] ||
+    ! grep -q '"version": "26.112.0"' "$zhc/node_modules/zigbee-herdsman-converters/package.json"; then
+    mkdir -p "$zhc"
+    echo "bootstrap: installing zigbee-herdsman-converters 26.112.0 into $zhc" >&2
+    npm install --prefix "$zhc" --no-audit --no-fund --ignore-scripts --silent \
+      zigbee-herdsman-converters@26.112.0 zigbee-herdsman@10.9.5
+  fi
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -27,6 +27,7 @@ __all__ = [
     "CheckinExpired",
     "Checkout",
     "CommandSent",
+    "DeviceAdapted",
     "DeviceOffline",
     "DeviceOnline",
     "DeviceState",
@@ -236,6 +237,15 @@ class ManualOverride(EventBody):
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceAdapted(EventBody):
+    TYPE = "device_adapted"
+    SUMMARY = "what the room wants was adapted to what a device can take (its key, range, step, modes, colour)"
+    device_id: Annotated[str, TAG]
+    adapted: list[str]
+    source: str  # where its capabilities came from: bridge/devices, hue, default
+
+
+@dataclass(frozen=True, slots=True)
 class BridgeError(EventBody):
     TYPE = "bridge_error"
     SUMMARY = "a Hue bridge refused a request or could not be reached, with its own message"
@@ -283,6 +293,7 @@ CATALOGUE: tuple[type[EventBody], ...] = (
     DeviceOnline,
     DeviceOffline,
     ManualOverride,
+    DeviceAdapted,
     BridgeError,
     InputRejected,
     RetentionHeld,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from controller.core import events as ev
 from controller.core import messages as msg
 from controller.core.outputs import DeviceReturned, StateSet
-from controller.core.plan import desired_for
+from controller.core.plan import wanted
 from controller.core.shadow import is_manual_change, on_availability, on_command, on_override, on_report
 from controller.core.state import Work, mireds_of
 from devices.compare import differences, meaningful_change
@@ -30,8 +30,9 @@ def on_observed(work: Work, observed: msg.Observed) -> None:
             if seen.device_id in work.site.devices:
                 _availability(work, seen)
         elif isinstance(seen, Capabilities):
-            if work.mireds.get(seen.device_id) != seen.mireds:
-                work.mireds = work.mireds.set(seen.device_id, seen.mireds)
+            if seen.device_id in work.site.devices and work.capabilities.get(seen.device_id) != seen.capabilities:
+                work.capabilities = work.capabilities.set(seen.device_id, seen.capabilities)
+                work.plan_all = True  # what it is asked for may change: planned and its adaptations noted again
         else:
             _failure(work, seen)
 
@@ -39,9 +40,9 @@ def on_observed(work: Work, observed: msg.Observed) -> None:
 def _report(work: Work, device: DeviceConfig, report: Report, mono: float) -> None:
     shadow = work.shadows[device.id]
     state, now = report.state, work.now
-    mireds = mireds_of(device, work.mireds)
+    mireds = mireds_of(device, work.capabilities)
     zones = work.resolution.zones if work.resolution is not None else {}
-    desired, _ = desired_for(device, zones)
+    desired, _ = wanted(device, zones, work.capabilities)
     override_minutes = work.venue.policy.override_minutes
     manual = report.live and override_minutes > 0 and is_manual_change(shadow, state, desired, now, mireds)
     if report.live and shadow.online is not True:
@@ -63,7 +64,7 @@ def _record_state(work: Work, device: DeviceConfig, state: DeviceState, mono: fl
         recorded, at = last
         if state == recorded:
             return
-        if not meaningful_change(state, recorded, mired_range=mireds_of(device, work.mireds)) and (
+        if not meaningful_change(state, recorded, mired_range=mireds_of(device, work.capabilities)) and (
             mono - at < work.venue.store.device_state_every_s
         ):
             return

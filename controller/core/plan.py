@@ -12,13 +12,24 @@ from datetime import datetime
 
 from controller.core.resolve import ZoneAmbience
 from controller.core.shadow import Shadow
+from devices.capabilities import DeviceCapabilities, adapt, of_device
 from devices.compare import differences
 from devices.driver import Command
 from devices.states import DeviceState
 from devices.units import DEFAULT_MIRED_RANGE, MiredRange
 from profiles.venue import ALL_ZONES, DeviceConfig
 
-__all__ = ["DEFAULT_MIRED_RANGE", "Command", "desired_for", "plan"]
+__all__ = ["DEFAULT_MIRED_RANGE", "Command", "desired_for", "plan", "wanted"]
+
+
+def wanted(
+    device: DeviceConfig, zones: Mapping[str, ZoneAmbience], capabilities: Mapping[str, DeviceCapabilities]
+) -> tuple[DeviceState | None, tuple[str, ...]]:
+    """The desired state of one device as it can take it, and how it was adapted (`devices.capabilities.adapt`)."""
+    desired, _ = desired_for(device, zones)
+    if desired is None:
+        return None, ()
+    return adapt(desired, of_device(device, capabilities))
 
 
 def desired_for(device: DeviceConfig, zones: Mapping[str, ZoneAmbience]) -> tuple[DeviceState | None, float | None]:
@@ -41,15 +52,17 @@ def plan(
     shadows: Mapping[str, Shadow],
     now: datetime,
     *,
-    mireds: Mapping[str, MiredRange] | None = None,
+    capabilities: Mapping[str, DeviceCapabilities] | None = None,
 ) -> list[Command]:
-    """The commands that bring `devices` to the ambience of `zones`. `mireds`: colour-temperature ranges the
-    drivers learned, per device, for those the venue's config does not give (compared as the device will clamp)."""
+    """The commands that bring `devices` to the ambience of `zones`, each asked only for what it can take
+    (`capabilities`, per device, as the drivers learned them; the venue config narrows them)."""
+    learned = capabilities or {}
     commands: list[Command] = []
     empty = Shadow()
     # Devices of a zone share one desired state and mostly report the same thing, so one comparison serves many
     # devices: memoised for this call only (the desired states are held by `zones`, so their ids are stable).
     memo: dict[tuple[int, DeviceState | None, MiredRange], DeviceState | None] = {}
+    adapted: dict[tuple[int, DeviceCapabilities], DeviceState] = {}
     for device in devices:
         desired, transition = desired_for(device, zones)
         if desired is None:
@@ -57,13 +70,16 @@ def plan(
         shadow = shadows.get(device.id, empty)
         if shadow.online is False or shadow.overridden(now):
             continue
-        span = device.color_temp_range or (mireds.get(device.id) if mireds else None) or DEFAULT_MIRED_RANGE
+        caps = of_device(device, learned)
+        if (want := adapted.get((id(desired), caps))) is None:
+            want = adapted[(id(desired), caps)] = adapt(desired, caps)[0]
+        span = caps.mireds or DEFAULT_MIRED_RANGE
         expected = None if shadow.resync else shadow.expected(now)
-        key = (id(desired), expected, span)
+        key = (id(want), expected, span)
         if key in memo:
             change = memo[key]
         else:
-            change = memo[key] = differences(desired, expected, mired_range=span)
+            change = memo[key] = differences(want, expected, mired_range=span)
         if change is not None:
             commands.append(Command(device.id, change, transition))
     return commands

@@ -12,10 +12,10 @@ from controller.core import events as ev
 from controller.core import home_assistant as ha
 from controller.core import messages as msg
 from controller.core.outputs import Drive, PresenceDelete, Publish, StateSet
-from controller.core.plan import plan
+from controller.core.plan import plan, wanted
 from controller.core.presence import expire
 from controller.core.resolve import Resolution, ZoneAmbience, resolve
-from controller.core.state import Work
+from controller.core.state import Work, capabilities_of
 from devices.states import set_fields
 
 __all__ = ["on_connected", "on_home_assistant_birth", "on_tick", "publish_discovery", "state_json", "zones_json"]
@@ -40,14 +40,32 @@ def on_tick(work: Work, tick: msg.Tick) -> None:
     # devices answering one check-in must not cost a full plan each: that grows with the square).
     devices = work.site.devices
     if tick.plan_all or work.plan_all or previous is None or previous.zones != resolution.zones:
+        if work.plan_all or previous is None or previous.zones != resolution.zones:
+            _record_adaptations(work, resolution)
         planned = list(devices.values())
     else:
         planned = [devices[d] for d in work.dirty | tick.also if d in devices]
     work.plan_all = False
     work.dirty = frozenset()
-    commands = plan(planned, resolution.zones, work.shadows, now, mireds=work.mireds)
+    # A device whose driver learns what it can take (a Hue light, from the bridge's first poll) is asked nothing
+    # before it has: a dimmable bulb sent a colour temperature answers an error, and some bridges break on it.
+    planned = [d for d in planned if d.id not in work.site.learned or d.id in work.capabilities]
+    commands = plan(planned, resolution.zones, work.shadows, now, capabilities=work.capabilities)
     if commands:
         work.command(Drive(tuple(commands)))
+
+
+def _record_adaptations(work: Work, resolution: Resolution) -> None:
+    """Each device whose wanted state it cannot take as it is: recorded once when that changes, never each tick."""
+    for device in work.site.devices.values():
+        if device.id in work.site.learned and device.id not in work.capabilities:
+            continue  # not yet known: nothing to say
+        _, notes = wanted(device, resolution.zones, work.capabilities)
+        if work.adapted.get(device.id, ()) != notes:
+            work.adapted = work.adapted.set(device.id, notes)
+            if notes:
+                source = capabilities_of(device, work.capabilities).source
+                work.emit(ev.DeviceAdapted(device.id, list(notes), source))
 
 
 def _record_resolution(work: Work, old: Resolution | None, new: Resolution) -> None:

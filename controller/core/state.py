@@ -21,12 +21,14 @@ from controller.core.presence import Presence
 from controller.core.resolve import Resolution
 from controller.core.shadow import Shadow
 from controller.core.topics import Topics
+from devices.capabilities import DeviceCapabilities
+from devices.capabilities import of_device as capabilities_of
 from devices.states import DeviceState
 from devices.units import DEFAULT_MIRED_RANGE, MiredRange
 from profiles.profile import Profile
 from profiles.venue import DeviceConfig, VenueConfig
 
-__all__ = ["Site", "VenueState", "Work", "mireds_of"]
+__all__ = ["Site", "VenueState", "Work", "capabilities_of", "mireds_of"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,8 @@ class Site:
     venue: VenueConfig
     devices: Mapping[str, DeviceConfig]
     topics: Topics
+    learned: frozenset[str] = frozenset()
+    """Devices planned only once their driver has said what they can take (Hue lights, from the first poll)."""
 
     @staticmethod
     def of(venue: VenueConfig) -> Site:
@@ -46,7 +50,8 @@ class Site:
             if (d.driver == "hue" and d.bridge is not None and d.light is not None)
             or (d.driver != "hue" and d.topic is not None)
         }
-        return Site(venue, drivable, Topics.of(venue.venue.id))
+        hue = frozenset(d for d, device in drivable.items() if device.driver == "hue")
+        return Site(venue, drivable, Topics.of(venue.venue.id), hue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +63,10 @@ class VenueState:
     forced: str | None = None
     resolution: Resolution | None = None
     shadows: immutables.Map[str, Shadow] = field(default_factory=immutables.Map)
-    mireds: immutables.Map[str, MiredRange] = field(default_factory=immutables.Map)
-    """Colour-temperature ranges the drivers learned (a Hue light's `capabilities`)."""
+    capabilities: immutables.Map[str, DeviceCapabilities] = field(default_factory=immutables.Map)
+    """What each device can take, as its driver learned it (`devices.capabilities`); the config narrows it."""
+    adapted: immutables.Map[str, tuple[str, ...]] = field(default_factory=immutables.Map)
+    """How each device's wanted state was adapted to it, as last recorded (`device_adapted`)."""
     recorded: immutables.Map[str, tuple[DeviceState, float]] = field(default_factory=immutables.Map)
     """Each device's last state written to the record, and the monotonic time it was."""
     dirty: frozenset[str] = frozenset()
@@ -93,13 +100,15 @@ class VenueState:
             shadows=shadows,
         )
 
+    def capabilities_of(self, device: DeviceConfig) -> DeviceCapabilities:
+        return capabilities_of(device, self.capabilities)
+
     def mireds_for(self, device: DeviceConfig) -> MiredRange:
-        return mireds_of(device, self.mireds)
+        return capabilities_of(device, self.capabilities).mireds or DEFAULT_MIRED_RANGE
 
 
-def mireds_of(device: DeviceConfig, learned: Mapping[str, MiredRange]) -> MiredRange:
-    """The venue's config first, then what the driver learned, then the default."""
-    return device.color_temp_range or learned.get(device.id) or DEFAULT_MIRED_RANGE
+def mireds_of(device: DeviceConfig, learned: Mapping[str, DeviceCapabilities]) -> MiredRange:
+    return capabilities_of(device, learned).mireds or DEFAULT_MIRED_RANGE
 
 
 class Work:
@@ -110,12 +119,13 @@ class Work:
 
     __slots__ = (
         "activations",
+        "adapted",
+        "capabilities",
         "commands",
         "dirty",
         "discovery",
         "events",
         "forced",
-        "mireds",
         "now",
         "plan_all",
         "presence",
@@ -134,7 +144,8 @@ class Work:
     forced: str | None
     resolution: Resolution | None
     shadows: immutables.Map[str, Shadow]
-    mireds: immutables.Map[str, MiredRange]
+    capabilities: immutables.Map[str, DeviceCapabilities]
+    adapted: immutables.Map[str, tuple[str, ...]]
     recorded: immutables.Map[str, tuple[DeviceState, float]]
     dirty: frozenset[str]
     plan_all: bool
@@ -149,7 +160,8 @@ class Work:
         self.forced = state.forced
         self.resolution = state.resolution
         self.shadows = state.shadows
-        self.mireds = state.mireds
+        self.capabilities = state.capabilities
+        self.adapted = state.adapted
         self.recorded = state.recorded
         self.dirty = state.dirty
         self.plan_all = state.plan_all
@@ -186,7 +198,8 @@ class Work:
             forced=self.forced,
             resolution=self.resolution,
             shadows=self.shadows,
-            mireds=self.mireds,
+            capabilities=self.capabilities,
+            adapted=self.adapted,
             recorded=self.recorded,
             dirty=self.dirty,
             plan_all=self.plan_all,

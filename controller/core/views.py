@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.core.plan import desired_for
+from controller.core.plan import wanted
 from controller.core.room import state_json
 from controller.core.shadow import Shadow
 from controller.core.state import VenueState
@@ -36,7 +36,7 @@ def devices_view(state: VenueState) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for device in state.site.venue.devices:
         shadow = state.shadows.get(device.id, Shadow())
-        desired, _ = desired_for(device, zones)
+        desired, adapted = wanted(device, zones, state.capabilities)
         out.append(
             {
                 "id": device.id,
@@ -49,6 +49,8 @@ def devices_view(state: VenueState) -> list[dict[str, Any]]:
                 "online": shadow.online,
                 "last_seen": shadow.last_seen.isoformat() if shadow.last_seen else None,
                 "pending": _view(shadow.pending),
+                "adapted": list(adapted),
+                "capabilities": state.capabilities_of(device).describe(),
                 "in_sync": desired is not None
                 and shadow.reported is not None
                 and differences(desired, shadow.reported, mired_range=state.mireds_for(device)) is None,

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from controller.cli.broker import MosquittoBroker
-from controller.core.plan import DEFAULT_MIRED_RANGE, desired_for
+from controller.core.plan import wanted
 from devices.compare import differences
 from devices.z2m import from_z2m
 from firmware_sim import FaultPlan
@@ -138,10 +138,11 @@ def device_problems(v: Venue) -> list[str]:
             continue
         if shadow.overridden(now):
             continue  # a person's change, still respected
-        desired, _ = desired_for(config, resolution.zones)
+        # As the device can take it (a TV02 valve heats when the room asks auto): docs/contract.md §7.
+        desired, _ = wanted(config, resolution.zones, service.state.capabilities)
         if desired is None:
             continue
-        mireds = config.color_temp_range or DEFAULT_MIRED_RANGE
+        mireds = service.state.mireds_for(config)
         reported = from_z2m(config.kind, sim_device.state)
         if (diff := differences(desired, reported, mired_range=mireds)) is not None:
             problems.append(f"{device_id}: device reports {reported}, wanted {diff} (shadow {shadow})")

@@ -68,8 +68,8 @@ def book_club_room(sim: SimulatedVenue) -> bool:
     hvac, speaker, diffuser = states["hvac"], states["lounge-speaker"], states["diffuser"]
     return (
         lights_ok
-        and hvac["occupied_heating_setpoint"] == 22
-        and hvac["system_mode"] == "auto"
+        and hvac["current_heating_setpoint"] == 22
+        and hvac["system_mode"] == "heat"  # book-club asks auto; the TV02 valve has off and heat
         and (speaker["state"], speaker["playlist"], speaker["volume"]) == ("PLAY", "quiet-piano", 15)
         and (diffuser["state"], diffuser["scent"], diffuser["intensity"]) == ("ON", "lavender", 40)
     )

@@ -37,7 +37,7 @@ def reads_book_club(v: Venue) -> bool:
         and speaker["state"] == "PLAY"
         and diffuser["scent"] == "lavender"
         and diffuser["intensity"] == 40
-        and hvac["occupied_heating_setpoint"] == 22
+        and hvac["current_heating_setpoint"] == 22  # a Tuya TV02 valve (examples/venue.yaml)
     )
 
 
@@ -122,7 +122,7 @@ def test_limits_clamp_and_each_clamp_is_recorded(mosquitto: MosquittoBroker, tmp
             }
             v.kiosk.raw("ambience/profiles/spicy-tech-gossip", json.dumps(profile), retain=True)
             await wait_until(lambda: v.device("lounge-speaker")["volume"] == 70, what="volume capped at max_volume")
-            await wait_until(lambda: v.device("hvac")["occupied_heating_setpoint"] == 26, what="heat capped at 26")
+            await wait_until(lambda: v.device("hvac")["current_heating_setpoint"] == 26, what="heat capped at 26")
             clamps = {(e.payload["field"], e.payload["limit"], e.payload["applied"]) for e in v.events("limit_clamped")}
             assert ("audio.volume", "max_volume", 70) in clamps
             assert ("climate.target_c", "max_temp_c", 26) in clamps

@@ -288,7 +288,8 @@ def test_a_lamp_at_the_wrong_end_of_its_range_is_still_sent_the_colour_temperatu
     candle = LightState(on=True, brightness=80, color_temp_k=2000)
     shadows = {"lounge-lamp": online(LightState(on=True, brightness=80, color_temp_k=mired_to_kelvin(250)))}
     assert commands_for(["lounge-lamp"], zones(lounge=candle), shadows) == [
-        Command("lounge-lamp", LightState(color_temp_k=2000), 3)
+        # asked for the warmest it has (454 mireds), not for 2000 K it would clamp: what it asks it can confirm
+        Command("lounge-lamp", LightState(color_temp_k=mired_to_kelvin(454)), 3)
     ]
 
 

@@ -218,3 +218,76 @@ def test_a_step_carries_every_field_of_the_state_it_does_not_change() -> None:
     before = venue.state
     assert {f.name for f in dataclasses.fields(VenueState)} <= set(Work.__slots__)
     assert Work(before, T0).done().state == before
+
+
+def bridge_devices(**models: str) -> bytes:
+    """Zigbee2MQTT's retained `bridge/devices`, with the real definitions of tests/fixtures/z2m_definitions.json."""
+    definitions = json.loads((ROOT / "tests" / "fixtures" / "z2m_definitions.json").read_text())
+    listed = [
+        {"friendly_name": name, "definition": {"model": model, **definitions[model]}} for name, model in models.items()
+    ]
+    return json.dumps(listed).encode()
+
+
+def learn(venue: RecordingVenue, **models: str) -> None:
+    seen = venue.driver.observe("zigbee2mqtt/bridge/devices", bridge_devices(**models), retain=True)
+    assert seen
+    venue.feed(msg.Observed(tuple(seen), 0.0))
+
+
+def test_a_tuya_valve_is_sent_its_own_setpoint_key_and_a_mode_it_has_and_the_adaptation_is_recorded_once() -> None:
+    venue = RecordingVenue()
+    learn(venue, hvac="TV02-Zigbee")
+    venue.feed(msg.CheckIn("ana", "book-club"))
+    venue.feed(msg.CheckIn("bo", "book-club"))
+    first = venue.feed(msg.Tick())
+    assert dict(venue.wire)["zigbee2mqtt/hvac/set"] == {"current_heating_setpoint": 22, "system_mode": "heat"}
+    (adapted,) = [e.event for e in first.events if isinstance(e.event, ev.DeviceAdapted)]
+    assert adapted.device_id == "hvac" and adapted.source == "bridge/devices"
+    assert adapted.adapted == ["mode: auto becomes heat (the device has off, heat)"]
+    later = venue.feed(msg.Tick(plan_all=True), T0 + timedelta(seconds=5))
+    assert not [e for e in later.events if isinstance(e.event, ev.DeviceAdapted)]  # once, not every tick
+
+
+def test_a_valve_that_confirms_its_adapted_state_is_not_sent_it_again() -> None:
+    venue = RecordingVenue()
+    learn(venue, hvac="TV02-Zigbee")
+    venue.feed(msg.Tick(plan_all=True))
+    payload = json.dumps({"current_heating_setpoint": 21, "system_mode": "heat", "local_temperature": 19.0})
+    seen = venue.driver.observe("zigbee2mqtt/hvac", payload.encode(), retain=False)
+    assert seen is not None
+    venue.feed(msg.Observed(tuple(seen), 1.0))
+    venue.wire.clear()
+    for minute in range(1, 11):
+        venue.feed(msg.Tick(plan_all=True), T0 + timedelta(minutes=minute))
+    assert "zigbee2mqtt/hvac/set" not in dict(venue.wire)
+
+
+def test_a_white_spectrum_bulb_in_a_colour_zone_gets_a_white_it_has() -> None:
+    venue = RecordingVenue()
+    learn(venue, bar_strip="LED1545G12")
+    venue.feed(msg.CheckIn("ana", "spicy-tech-gossip"))
+    venue.feed(msg.CheckIn("bo", "spicy-tech-gossip"))
+    venue.feed(msg.Tick())
+    strip = dict(venue.wire)["zigbee2mqtt/bar_strip/set"]
+    assert "color" not in strip and 250 <= strip["color_temp"] <= 454
+    pendant = dict(venue.wire)["zigbee2mqtt/bar_pendant/set"]
+    assert "color" in pendant  # no definition known: today's defaults, colour included
+
+
+def test_a_hue_light_is_asked_nothing_before_the_bridge_said_what_it_is() -> None:
+    hue_venue = VENUE.model_copy(
+        update={
+            "devices": [
+                *VENUE.devices,
+                VENUE.devices[0].model_copy(
+                    update={"id": "hue-1", "driver": "hue", "topic": None, "bridge": "main", "light": 1}
+                ),
+            ]
+        }
+    )
+    state = VenueState.initial(hue_venue, profiles=PROFILES)
+    assert "hue-1" in state.site.learned
+    result = step(state, msg.Tick(plan_all=True), T0)
+    planned = [c.device_id for o in result.commands if isinstance(o, Drive) for c in o.commands]
+    assert "bar-pendant" in planned and "hue-1" not in planned

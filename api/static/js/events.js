@@ -11,7 +11,7 @@ export const LOG_KEEP = 300; // events kept, so the traffic toggle can show more
 export const REFRESHING = new Set([
   "checkin", "checkout", "checkin_expired", "profile_activated", "phase_changed", "ambience_applied",
   "device_state", "device_online", "device_offline", "profile_updated", "command_sent", "manual_override",
-  "profile_forced",
+  "profile_forced", "device_adapted",
 ]);
 // Device traffic: hidden from the log unless asked for, or it would drown out the people.
 export const TRAFFIC = new Set(["command_sent", "device_state"]);
@@ -57,6 +57,8 @@ export function describe(e) {
       return `${e.device_id ?? "a device"} was changed by hand` +
         (e.changed && Object.keys(e.changed).length ? `: ${compact(e.changed)}` : "") +
         (e.until ? `; left alone until ${clock(e.until)}` : "");
+    case "device_adapted":
+      return `${e.device_id} cannot take everything asked: ${(e.adapted || []).join("; ")}`;
     case "bridge_error":
       return `Hue bridge ${e.bridge}` + (e.context ? ` (${e.context})` : "") + `: ${e.error}`;
     case "input_rejected":
