@@ -470,6 +470,7 @@ class BenchVenue:
         devices: int | None = None,
         keep: bool = False,
         switch_interval_s: float | None = None,
+        zone_groups: bool = False,
         broker: str = "default",
         kiosk_inflight: int = 20,
     ) -> None:
@@ -478,6 +479,7 @@ class BenchVenue:
         self.kiosk_inflight = kiosk_inflight
         self._tmp = tempfile.TemporaryDirectory(prefix="ambience-bench-")
         self.keep = keep
+        self.zone_groups = zone_groups
         self.workdir = Path(self._tmp.name)
         self.broker_kind = broker
         self.broker = MosquittoBroker(self.workdir / "mosquitto", save_every_change=broker == "save-every-change")
@@ -538,6 +540,8 @@ class BenchVenue:
         # Both children are spawned before this process starts any thread (the MQTT clients below), which
         # keeps `preexec_fn` safe.
         sim_cli = ["--config", str(self.config_path), "--url", self.broker.url, "--log-level", "warning"]
+        if self.zone_groups:
+            sim_cli.append("--zone-groups")
         self.sim = self._spawn("sim", [py, "-m", "firmware_sim", *sim_cli])
         cli = ["--log-level", "warning", "run", "--config", str(self.config_path)]
         if self.switch_interval_s is None:

@@ -28,6 +28,7 @@ Diagnostics: `--broker save-every-change` runs Mosquitto with save-on-every-chan
     .venv/bin/python bench/checkin_latency.py                       # the example venue's 7 devices, 50 toggles
     .venv/bin/python bench/checkin_latency.py --devices 50 --iterations 100
     .venv/bin/python bench/checkin_latency.py --devices 200 --json  # one JSON line
+    .venv/bin/python bench/checkin_latency.py --devices 200 --zone-groups  # the same lights, as two groups
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
         default="default",
         help="'default': persistence saved once a second (as the demo runs it); "
         "'save-every-change': saved after every retained message, as tests that SIGKILL the broker need",
+    )
+    parser.add_argument(
+        "--zone-groups",
+        action="store_true",
+        help="the simulated Zigbee2MQTT has a group of each zone's lights: one group command per zone",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line instead of the table")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, record) for a look")
@@ -159,7 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         with (
             interruptible(),
             BenchVenue(
-                args.devices, keep=args.keep, switch_interval_s=args.switch_interval, broker=args.broker
+                args.devices,
+                keep=args.keep,
+                switch_interval_s=args.switch_interval,
+                zone_groups=args.zone_groups,
+                broker=args.broker,
             ) as venue,
         ):
             default = venue.default_profile or "house"
@@ -190,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "bench": "checkin_latency",
         "devices": devices,
+        "zone_groups": args.zone_groups,
         "iterations": len(samples),
         "timeouts": timeouts,
         "latency_ms": total,

@@ -4,8 +4,8 @@ Pure translation: no I/O here. The controller owns the connections and feeds the
 """
 
 from devices.compare import apply, differences, merge
+from devices.groups import GroupPlan, choose_groups
 from devices.hue import HueCapabilities, from_hue, light_capabilities, light_mireds, supported, to_hue
-from devices.hue_groups import GroupPlan, choose_groups
 from devices.hue_pacer import HuePacer, merge_bodies
 from devices.states import (
     STATE_OF_KIND,

@@ -9,7 +9,7 @@ Everything here runs on the event loop except the phue calls, which go to worker
     send:  submit() -> HuePacer (latest body wins, <= 10 light and 1 group command per second) -> PUT, in order
 
 A zone's lights that want the same body go as one group command where the bridge has a group of exactly those
-lights (`devices.hue_groups`). A command that fails is not queued again here: the venue's device shadow
+lights (`devices.groups`). A command that fails is not queued again here: the venue's device shadow
 retries it with a growing interval, and a bridge that was away is re-planned from the desired state when its
 lights are reachable again.
 """
@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from devices.groups import GroupPlan, choose_groups
 from devices.hue_client import HueClient, HueError, HueUnreachable
-from devices.hue_groups import GroupPlan, choose_groups
 from devices.hue_pacer import Body, HuePacer
 from profiles.venue import HueBridge
 

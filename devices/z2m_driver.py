@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from devices.capabilities import DeviceCapabilities, from_exposes, of_device
 from devices.driver import Availability, Capabilities, Command, Observation, Report, Sent
+from devices.groups import choose_groups
+from devices.states import LightState
 from devices.units import DEFAULT_MIRED_RANGE
-from devices.z2m import decode_json_object, from_z2m, parse_availability, to_z2m
+from devices.z2m import Payload, decode_json_object, from_z2m, parse_availability, to_z2m
 from profiles.venue import DeviceConfig, VenueConfig
 
 __all__ = ["Z2MDriver"]
@@ -38,8 +40,12 @@ class Z2MDriver:
 
     def __init__(self, venue: VenueConfig, publish: Publish, connected: Callable[[], bool]) -> None:
         base = venue.mqtt.base_topic
+        self.base = base
         self.devices_topic = f"{base}/bridge/devices"
+        self.groups_topic = f"{base}/bridge/groups"
         self._publish = publish
+        self._names: dict[str, str] = {}  # ieee address -> friendly name, from bridge/devices
+        self._groups: dict[str, frozenset[str]] = {}  # group friendly name -> its members' ieee addresses
         self._caps: dict[str, DeviceCapabilities] = {}
         self._connected = connected
         self._devices: dict[str, _Topics] = {}
@@ -59,9 +65,9 @@ class Z2MDriver:
 
     def subscriptions(self) -> list[tuple[str, int]]:
         """Each device's state and availability topic, QoS 0 (a lost report is superseded by the next one), and
-        the bridge's retained device list, which says what each device can take."""
+        the bridge's retained device and group lists: what each device can take, and which groups exist."""
         topics = [(topic, 0) for t in self._devices.values() for topic in (t.state, t.availability)]
-        return [*topics, (self.devices_topic, 0)] if self._devices else topics
+        return [*topics, (self.devices_topic, 0), (self.groups_topic, 0)] if self._devices else topics
 
     def owns(self, device: DeviceConfig) -> bool:
         return device.id in self._devices
@@ -75,6 +81,9 @@ class Z2MDriver:
         A retained state is an old report (not live): it tells the state, not that the device is there."""
         if topic == self.devices_topic:
             return self._bridge_devices(payload)
+        if topic == self.groups_topic:
+            self._bridge_groups(payload)
+            return []
         if (topics := self._by_state.get(topic)) is not None:
             data = decode_json_object(payload)
             if data is None:
@@ -100,6 +109,8 @@ class Z2MDriver:
         seen: list[Observation] = []
         for entry in listed if isinstance(listed, list) else ():
             name = entry.get("friendly_name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and isinstance(ieee := entry.get("ieee_address"), str):
+                self._names[ieee] = name
             if not isinstance(name, str) or (topics := self._by_name.get(name)) is None:
                 continue
             definition = entry.get("definition")
@@ -110,8 +121,31 @@ class Z2MDriver:
                 seen.append(Capabilities(topics.config.id, caps))
         return seen
 
+    def _bridge_groups(self, payload: bytes) -> None:
+        """`bridge/groups`: each group's friendly name and its members (by ieee address)."""
+        try:
+            listed = json.loads(payload)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            log.warning("%s: not a JSON list of groups; groups stay as they are", self.groups_topic)
+            return
+        groups: dict[str, frozenset[str]] = {}
+        for entry in listed if isinstance(listed, list) else ():
+            name = entry.get("friendly_name") if isinstance(entry, dict) else None
+            members = entry.get("members") if isinstance(entry, dict) else None
+            if isinstance(name, str) and isinstance(members, list):
+                ieees = {m.get("ieee_address") for m in members if isinstance(m, dict)}
+                groups[name] = frozenset(i for i in ieees if isinstance(i, str))
+        self._groups = groups
+
+    def _member_names(self) -> dict[str, frozenset[str]]:
+        """Groups by their members' friendly names; a member the bridge did not list keeps its address, so a group
+        with a light that is not ours is never used (it would change that light too)."""
+        return {name: frozenset(self._names.get(i, i) for i in members) for name, members in self._groups.items()}
+
     def send(self, commands: Sequence[Command]) -> list[Sent]:
-        sent: list[Sent] = []
+        """One planning round: lights that want the very same payload go as one group command where Zigbee2MQTT
+        has a group of exactly those lights (its own advice for many lights), the rest one by one."""
+        payloads: dict[str, tuple[Command, Payload]] = {}
         for command in commands:
             topics = self._devices[command.device_id]
             caps = of_device(topics.config, self._caps)
@@ -119,6 +153,21 @@ class Z2MDriver:
             payload = to_z2m(
                 command.change, transition_s=command.transition_s, mired_range=mireds, setpoint_key=caps.setpoint_key
             )
-            self._publish(topics.set, json.dumps(payload, separators=(",", ":")))
-            sent.append(Sent(command.device_id, command.change, payload, topic=topics.set))
+            payloads[str(topics.config.topic)] = (command, payload)
+        lights = {name: payload for name, (c, payload) in payloads.items() if isinstance(c.change, LightState)}
+        via: dict[str, str] = {}  # friendly name -> the group whose command reaches it
+        if self._groups:
+            members = self._member_names()
+            for gid, body in choose_groups(lights, members, max_groups=None).groups.items():
+                self._publish(f"{self.base}/{gid}/set", json.dumps(body, separators=(",", ":")))
+                via.update(dict.fromkeys(members[gid], gid))
+        sent: list[Sent] = []
+        for name, (command, payload) in payloads.items():
+            group = via.get(name)
+            if group is None:
+                topic = self._devices[command.device_id].set
+                self._publish(topic, json.dumps(payload, separators=(",", ":")))
+            else:
+                topic = f"{self.base}/{group}/set"
+            sent.append(Sent(command.device_id, command.change, payload, topic=topic, group=group))
         return sent

@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -24,10 +24,33 @@ log = logging.getLogger(__name__)
 
 
 class SimBridge:
-    def __init__(self, specs: Iterable[DeviceSpec], broker: BrokerAddress, base_topic: str) -> None:
+    """`groups`: group friendly name -> its members' topics; a `<base>/<group>/set` reaches each member, as a
+    Zigbee groupcast does, and each member reports its own new state."""
+
+    def __init__(
+        self,
+        specs: Iterable[DeviceSpec],
+        broker: BrokerAddress,
+        base_topic: str,
+        groups: Mapping[str, Sequence[str]] | None = None,
+        deliver: Callable[[str, bytes], object] | None = None,
+    ) -> None:
         self.devices = [bridge_entry(spec.topic, spec.model) for spec in specs]
+        ieee = {entry["friendly_name"]: entry["ieee_address"] for entry in self.devices}
+        self.groups = [
+            {
+                "id": number,
+                "friendly_name": name,
+                "members": [{"ieee_address": ieee[topic], "endpoint": 1} for topic in members],
+                "scenes": [],
+            }
+            for number, (name, members) in enumerate(sorted((groups or {}).items()), start=1)
+        ]
+        self._group_members = {f"{base_topic}/{name}/set": list(members) for name, members in (groups or {}).items()}
+        self._deliver = deliver
         self.state_topic = f"{base_topic}/bridge/state"
         self.devices_topic = f"{base_topic}/bridge/devices"
+        self.groups_topic = f"{base_topic}/bridge/groups"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"fwsim-bridge-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv311
         )
@@ -38,13 +61,23 @@ class SimBridge:
             client.tls_set()
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
+        client.on_message = self._on_group_set
         self._client = client
         self._broker = broker
 
     def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
         client.publish(self.state_topic, json.dumps({"state": "online"}), qos=1, retain=True)
         client.publish(self.devices_topic, json.dumps(self.devices, separators=(",", ":")), qos=1, retain=True)
+        client.publish(self.groups_topic, json.dumps(self.groups, separators=(",", ":")), qos=1, retain=True)
+        if self._group_members:
+            client.subscribe([(topic, 1) for topic in self._group_members])
         log.debug("bridge: published %d devices on %s", len(self.devices), self.devices_topic)
+
+    def _on_group_set(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._deliver is None:
+            return
+        for topic in self._group_members.get(message.topic, ()):
+            self._deliver(topic, bytes(message.payload))
 
     def start(self) -> None:
         self._client.connect_async(self._broker.host, self._broker.port)

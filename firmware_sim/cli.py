@@ -19,7 +19,7 @@ from types import FrameType
 
 from firmware_sim.config import ConfigError, load_config, with_overrides
 from firmware_sim.faults import SPEC_EXAMPLE, FaultPlan, FaultSpecError
-from firmware_sim.venue import SimulatedVenue
+from firmware_sim.venue import SimulatedVenue, zone_groups
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--faults", metavar="SPEC", help=f"inject faults, e.g. {SPEC_EXAMPLE}")
     parser.add_argument("--seed", type=int, help="makes --faults reproducible")
+    parser.add_argument(
+        "--zone-groups",
+        action="store_true",
+        help="a Zigbee2MQTT group of each zone's lights (<zone>_lights), on bridge/groups, taking group /set",
+    )
     return parser
 
 
@@ -71,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    venue = SimulatedVenue.from_config(config, faults=plan, seed=args.seed)
+    groups = zone_groups(config.devices) if args.zone_groups else None
+    venue = SimulatedVenue.from_config(config, faults=plan, seed=args.seed, groups=groups)
     faults = ""
     if plan is not None:
         faults = f", faults {plan.spec() or 'none'}" + ("" if args.seed is None else f", seed {args.seed}")

@@ -77,6 +77,7 @@ class DeviceSpec:
     kind: str
     topic: str
     color_temp_range: tuple[int, int] | None = None
+    zone: str | None = None
     model: str | None = None
     """A real device's Zigbee2MQTT model (firmware_sim/definitions.json): the device behaves as its definition."""
 
@@ -149,7 +150,9 @@ def parse_devices(entries: Any, path: str = "devices") -> tuple[DeviceSpec, ...]
                 raise ConfigError(f"{where}.model", f"{model!r} is not a {kind}")
         ids.add(device_id)
         topics.add(topic)
-        specs.append(DeviceSpec(id=device_id, kind=str(kind), topic=topic, color_temp_range=mireds, model=model))
+        zone = entry.get("zone")
+        spec = DeviceSpec(device_id, str(kind), topic, mireds, str(zone) if zone is not None else None, model)
+        specs.append(spec)
     return tuple(specs)
 
 

@@ -20,7 +20,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -91,6 +91,17 @@ def build_device(
     raise ValueError(f"unknown device kind {spec.kind!r}")
 
 
+def zone_groups(devices: Iterable[Mapping[str, Any] | DeviceSpec]) -> dict[str, list[str]]:
+    """One group per zone of at least two simulated lights, named `<zone>_lights`: what an installer sets up
+    in Zigbee2MQTT for a room's lights."""
+    entries = [dataclasses.asdict(d) if isinstance(d, DeviceSpec) else d for d in devices]
+    zones: dict[str, list[str]] = {}
+    for spec in parse_devices(entries):
+        if spec.kind == "light" and spec.zone not in (None, "*"):
+            zones.setdefault(str(spec.zone), []).append(spec.id)
+    return {f"{zone}_lights": ids for zone, ids in zones.items() if len(ids) >= 2}
+
+
 class SimulatedVenue:
     """The `driver: mqtt` devices of a venue, on one broker.
 
@@ -118,7 +129,9 @@ class SimulatedVenue:
         clock: Callable[[], float] = time.monotonic,
         faults: FaultPlan | None = None,
         seed: int | None = None,
+        groups: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """`groups`: Zigbee2MQTT groups to have, group name -> member device ids (`zone_groups` makes one per zone)."""
         entries = [dataclasses.asdict(d) if isinstance(d, DeviceSpec) else d for d in devices]
         specs = parse_devices(entries)
         self.broker = BrokerAddress.parse(url, username=username, password=password)
@@ -135,7 +148,15 @@ class SimulatedVenue:
             )
             for spec in specs
         }
-        self.bridge = SimBridge(specs, self.broker, base_topic)
+        topic_of = {spec.id: spec.topic for spec in specs}
+        by_topic = {spec.topic: spec.id for spec in specs}
+        self.bridge = SimBridge(
+            specs,
+            self.broker,
+            base_topic,
+            {name: [topic_of[d] for d in members] for name, members in (groups or {}).items()},
+            lambda topic, payload: self.devices[by_topic[topic]].receive(payload),
+        )
         self._tick_s = tick_s
         self._ticker: threading.Thread | None = None
         self._stop_ticking = threading.Event()

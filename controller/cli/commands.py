@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     lights = hue_sub.add_parser("lights", help="list the lights of the config's bridges, to map them to zones")
     lights.add_argument("--config", type=Path, required=True)
 
+    devices = sub.add_parser("devices", help="each device with what it can take, as Zigbee2MQTT and Hue describe it")
+    devices.add_argument("--config", type=Path, required=True)
+    devices.add_argument("--wait", type=float, default=5.0, help="seconds to wait for Zigbee2MQTT's bridge/devices")
+    devices.add_argument("--json", action="store_true", help="one JSON object per device")
+
     check = sub.add_parser("check", help="validate venue configs and profile files")
     check.add_argument("files", nargs="+", type=Path)
 
@@ -134,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.hue_command == "pair":
                 return hue_cli.pair(args.host, env=args.env, wait_s=args.wait)
             return hue_cli.lights(args.config)
+        if args.command == "devices" and venue is not None:
+            from controller.cli.devices_cli import devices as list_devices
+
+            return list_devices(venue, wait_s=args.wait, as_json=args.json)
         if args.command == "events" and venue is not None:
             return _events(venue, args.since, args.type_, args.limit, args.follow, args.json)
         if args.command == "demo":

@@ -314,6 +314,7 @@ async def _demo(args: argparse.Namespace) -> int:
                 broker.url,
                 "--log-level",
                 "error",
+                "--zone-groups",  # a Zigbee2MQTT group per zone: its lights get one command, not one each
             ],
             stdout=subprocess.DEVNULL,
             start_new_session=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,12 +62,22 @@ class Venue:
 
 @asynccontextmanager
 async def running_venue(
-    config: VenueConfig, *, faults: FaultPlan | None = None, seed: int | None = None, **service_options: Any
+    config: VenueConfig,
+    *,
+    faults: FaultPlan | None = None,
+    seed: int | None = None,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    **service_options: Any,
 ) -> AsyncIterator[Venue]:
     """The venue of `config` running: its simulated devices (with `faults` from `seed`, if given), the service
     (with `service_options`), a kiosk and a listener of the venue's own topics."""
     sim = SimulatedVenue(
-        [d.model_dump() for d in config.devices], config.mqtt.url, config.mqtt.base_topic, faults=faults, seed=seed
+        [d.model_dump() for d in config.devices],
+        config.mqtt.url,
+        config.mqtt.base_topic,
+        faults=faults,
+        seed=seed,
+        groups=groups,
     )
     sim.start()
     assert await asyncio.to_thread(sim.wait_connected, 10), "simulated devices did not connect"

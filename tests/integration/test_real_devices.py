@@ -16,6 +16,7 @@ import pytest
 from controller.cli.broker import MosquittoBroker
 from controller.core.views import devices_view
 from firmware_sim.hue_bridge import HueBridgeEmulator
+from firmware_sim.venue import zone_groups
 from profiles.venue import DeviceConfig, HueBridge, VenueConfig
 from testkit.mqtt_clients import Observer
 from testkit.waiting import wait_until
@@ -92,5 +93,33 @@ def test_a_venue_of_real_devices_settles_and_sends_nothing_again(
             assert sets == [], f"sent again in a steady minute: {sets}"
             assert puts == [], f"Hue commands in a steady minute: {puts}"
             assert len(v.events("device_adapted")) == adapted_before, "an adaptation was recorded again"
+
+    run(scenario)
+
+
+def test_a_zone_whose_lights_want_one_state_gets_one_group_command(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    """Zigbee2MQTT has a group of each zone's lights (`bridge/groups`): one `<group>/set` instead of one per light,
+    and the members' own reports confirm it (nothing is sent again)."""
+    config = example_venue(mosquitto.url, tmp_path)
+    base = config.mqtt.base_topic
+    groups = zone_groups([d.model_dump() for d in config.devices])
+    assert groups == {"bar_lights": ["bar-pendant", "bar-strip"], "lounge_lights": ["lounge-lamp-1", "lounge-lamp-2"]}
+
+    async def scenario() -> None:
+        async with running_venue(config, groups=groups) as v:
+            await wait_until(lambda: steady(v), 20, "the house profile")
+            watch = await asyncio.to_thread(Observer, config.mqtt.url, [f"{base}/+/set"])
+            try:
+                v.kiosk.checkin("ana", "book-club")
+                v.kiosk.checkin("ben", "book-club")
+                await wait_until(lambda: v.device("lounge-lamp-2")["color_temp"] == 370, 10, "book-club's lounge")
+                await wait_until(lambda: steady(v), 20, "book-club's room confirmed")
+                topics = [m.topic for m in watch.history]
+            finally:
+                watch.close()
+            assert topics.count(f"{base}/lounge_lights/set") == 1, topics
+            assert f"{base}/lounge_lamp_1/set" not in topics and f"{base}/lounge_lamp_2/set" not in topics
+            sent = [e.payload for e in v.events("command_sent") if e.payload.get("group") == "lounge_lights"]
+            assert {p["device_id"] for p in sent} == {"lounge-lamp-1", "lounge-lamp-2"}
 
     run(scenario)

@@ -1,9 +1,10 @@
-"""Which of a Hue bridge's groups can carry a batch of light commands: one group command instead of many.
+"""Which groups can carry a batch of light commands: one group command instead of many, for a Hue bridge's rooms
+and zones and for Zigbee2MQTT's groups (`bridge/groups`) alike.
 
-Home Assistant users with 20-40 Hue lights lose commands when every light is sent its own; a zone whose lights
-all want the same state is better served by the bridge's room or zone group. But a group command reaches every
-light of the group, so a group is used only when its light set is exactly covered by lights that want that very
-body, never to reach a light that wants something else or nothing.
+Home Assistant users with 20-40 Hue lights lose commands when every light is sent its own, and Zigbee2MQTT's own
+advice for many lights is a group; a zone whose lights all want the same state is better served by its group.
+But a group command reaches every light of the group, so a group is used only when its light set is exactly
+covered by lights that want that very body, never to reach a light that wants something else or nothing.
 
 Rules, in order:
 - Lights are bucketed by identical body (transition time included).
@@ -11,8 +12,8 @@ Rules, in order:
   then the largest among the rest that is disjoint from what is already chosen, and so on.
 - A group needs at least `min_lights` lights (default 2): for a single light the group budget (1/s) is
   scarcer than the light budget (10/s).
-- At most `max_groups` group commands per batch (default 1, the bridge's group budget per second): a second
-  group would wait a second while ten light commands go out at once.
+- At most `max_groups` group commands per batch (default 1, a Hue bridge's group budget per second: a second
+  group would wait a second while ten light commands go out at once; Zigbee2MQTT has no such budget: None).
 - Group 0 (all the bridge's lights) is not listed by `GET /groups`; it is considered only when the caller passes
   `bridge_lights`, and like any group it is used only when every one of those lights wants the same body.
 

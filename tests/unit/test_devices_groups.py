@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.hue_groups import choose_groups
+from devices.groups import choose_groups
 
 PROPERTY = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 
