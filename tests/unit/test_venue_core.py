@@ -21,11 +21,13 @@ from controller.core.outputs import DeviceReturned, Drive, Emit, PresenceUpsert,
 from controller.core.presence import CheckIn
 from controller.core.state import VenueState, Work
 from controller.core.venue import step
-from devices.driver import Availability, Report
+from devices.capabilities import DeviceCapabilities
+from devices.driver import Availability, Capabilities, Report, Sent
 from devices.states import LightState
-from devices.units import percent_to_z2m
+from devices.units import mired_to_kelvin, percent_to_z2m
 from devices.z2m_driver import Z2MDriver
 from profiles.loader import load_profile, load_venue
+from profiles.profile import Lighting
 from profiles.store import ProfileVersion
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -291,3 +293,26 @@ def test_a_hue_light_is_asked_nothing_before_the_bridge_said_what_it_is() -> Non
     result = step(state, msg.Tick(plan_all=True), T0)
     planned = [c.device_id for o in result.commands if isinstance(o, Drive) for c in o.commands]
     assert "bar-pendant" in planned and "hue-1" not in planned
+
+
+def test_a_hue_bulb_asked_for_a_warmth_beyond_its_range_is_asked_once_for_its_warmest() -> None:
+    """Before: a 153-454 mired bulb asked for 2000 K got `{"ct": 454}` again after every poll (30 a minute)."""
+    hue = VENUE.devices[0].model_copy(
+        update={"id": "hue-1", "driver": "hue", "topic": None, "bridge": "main", "light": 1, "zone": "lounge"}
+    )
+    venue = VENUE.model_copy(update={"devices": [hue]})
+    candle = PROFILES["house"].model_copy(update={"lighting": Lighting(on=True, brightness=50, color_temp_k=2000)})
+    state = VenueState.initial(venue, profiles={**PROFILES, "house": candle})
+    caps = DeviceCapabilities("hue", frozenset({"on", "brightness", "color_temp_k"}), (153, 454))
+    state = step(state, msg.Observed((Capabilities("hue-1", caps),), 0.0), T0).state
+    first = step(state, msg.Tick(plan_all=True), T0)
+    (drive,) = [c for c in first.commands if isinstance(c, Drive)]
+    change = drive.commands[0].change
+    assert isinstance(change, LightState) and change.color_temp_k == mired_to_kelvin(454)
+    sent = tuple(Sent(c.device_id, c.change, {"ct": 454}, bridge="main", light="1") for c in drive.commands)
+    state = step(first.state, msg.CommandsSent(sent), T0).state
+    polled = LightState(on=True, brightness=50.0, color_temp_k=mired_to_kelvin(454))
+    for second in range(2, 62, 2):  # a poll every 2 s for a minute, the bulb where it can be
+        now = T0 + timedelta(seconds=second)
+        state = step(state, msg.Observed((Report("hue-1", polled, True),), float(second)), now).state
+        assert not [c for c in step(state, msg.Tick(plan_all=True), now).commands if isinstance(c, Drive)]
