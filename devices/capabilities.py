@@ -102,7 +102,11 @@ def from_exposes(kind: str, exposes: object) -> DeviceCapabilities | None:
     if not isinstance(exposes, list):
         return None
     if kind == "light":
-        return _light(_features(exposes, "light"))
+        if (light := _light(_features(exposes, "light"))) is not None:
+            return light
+        # A lamp on a smart plug (a `switch`): on and off, nothing else, or brightness would be re-sent for ever.
+        switch = [f for f in _features(exposes, "switch") if f.get("property") == "state" and _writable(f)]
+        return DeviceCapabilities("bridge/devices", frozenset({"on"})) if switch else None
     if kind == "thermostat":
         return _climate(_features(exposes, "climate"))
     return None

@@ -194,7 +194,10 @@ def light_capabilities(light: Mapping[str, Any]) -> HueCapabilities:
 
 def device_capabilities(light: Mapping[str, Any]) -> DeviceCapabilities:
     """A light's capabilities as the venue core reads every device's (`devices.capabilities`)."""
-    caps = light_capabilities(light)
+    return as_device_capabilities(light_capabilities(light))
+
+
+def as_device_capabilities(caps: HueCapabilities) -> DeviceCapabilities:
     return DeviceCapabilities("hue", caps.fields, caps.mireds if "color_temp_k" in caps.fields else None)
 
 

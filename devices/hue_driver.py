@@ -15,8 +15,17 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from devices.capabilities import of_device
 from devices.driver import Availability, Capabilities, Command, DriverFailure, Observation, Report, Sent
-from devices.hue import HueCapabilities, device_capabilities, from_hue, light_capabilities, supported, to_hue
+from devices.hue import (
+    HueCapabilities,
+    as_device_capabilities,
+    device_capabilities,
+    from_hue,
+    light_capabilities,
+    supported,
+    to_hue,
+)
 from devices.hue_client import HueApiError, HueClient, HueError, HueUnauthorized, HueUnreachable
 from devices.hue_link import HueLink
 from devices.states import LightState
@@ -147,7 +156,9 @@ class HueDriver:
             caps = self._caps.get(device.id)
             if caps is not None:
                 change = supported(change, caps)  # a white-only bulb is not sent a colour it would refuse
-            mireds = device.color_temp_range or (caps.mireds if caps is not None else DEFAULT_MIRED_RANGE)
+            # The range the venue core compares with: the bulb's, narrowed by the config (devices.capabilities).
+            learned = {device.id: as_device_capabilities(caps)} if caps is not None else {}
+            mireds = of_device(device, learned).mireds or DEFAULT_MIRED_RANGE
             body = to_hue(change, command.transition_s, mireds)
             if body:
                 light_id = str(device.light)

@@ -164,18 +164,21 @@ def _apply_color_mode(partial: Partial, color_mode: object) -> Partial:
     return partial
 
 
-def from_z2m(kind: str, payload: Mapping[str, object]) -> DeviceState:
+def from_z2m(kind: str, payload: Mapping[str, object], *, setpoint_key: str = OCCUPIED_SETPOINT) -> DeviceState:
     """A device's state payload -> its capability state; what is unknown or invalid stays None.
 
-    Raises ValueError only for an unknown `kind` (a config error, not a device's).
+    `setpoint_key`: the setpoint a valve is commanded with (its definition's): read last, so it wins over the other
+    when a valve reports both. Raises ValueError only for an unknown `kind` (a config error, not a device's).
     """
     table = FROM_Z2M.get(kind)
     if table is None:
         raise ValueError(f"unknown device kind: {kind!r}")
     partial: Partial = {}
     for key, convert in table.items():
-        if key in payload:
+        if key in payload and key != setpoint_key:
             partial.update(convert(payload[key]))
+    if setpoint_key in payload and setpoint_key in table:
+        partial.update(table[setpoint_key](payload[setpoint_key]))
     if kind == "light":
         partial = _apply_color_mode(partial, payload.get("color_mode"))
     return STATE_OF_KIND[kind](**partial)

@@ -89,7 +89,9 @@ class Z2MDriver:
             if data is None:
                 log.debug("device %s: ignored a state message that is not a JSON object", topics.config.id)
                 return []
-            return [Report(topics.config.id, from_z2m(topics.config.kind, data), live=not retain)]
+            key = of_device(topics.config, self._caps).setpoint_key
+            state = from_z2m(topics.config.kind, data, setpoint_key=key)
+            return [Report(topics.config.id, state, live=not retain)]
         if (topics := self._by_availability.get(topic)) is not None:
             online = parse_availability(payload)
             if online is None:

@@ -67,7 +67,7 @@ def build_device(
     }
     if spec.kind == "light":
         light = light_model(spec.model) if spec.model is not None else None
-        mireds = spec.color_temp_range or (light.mired_range if light is not None else None)
+        mireds = _overlap(spec.color_temp_range, light.mired_range if light is not None else None)
         bulb = LightFirmware.create(mireds, light.keys if light is not None else None)
         return SimLight(spec.id, spec.topic, bulb, broker, **options)
     if spec.kind == "thermostat":
@@ -89,6 +89,14 @@ def build_device(
     if spec.kind == "scent":
         return SimDevice(spec.id, spec.topic, ScentFirmware(), broker, **options)
     raise ValueError(f"unknown device kind {spec.kind!r}")
+
+
+def _overlap(a: tuple[int, int] | None, b: tuple[int, int] | None) -> tuple[int, int] | None:
+    """A real bulb takes its own range whatever the config says; the config can only narrow it."""
+    if a is None or b is None:
+        return a or b
+    lo, hi = max(a[0], b[0]), min(a[1], b[1])
+    return (lo, hi) if lo < hi else b
 
 
 def zone_groups(devices: Iterable[Mapping[str, Any] | DeviceSpec]) -> dict[str, list[str]]:
@@ -155,7 +163,7 @@ class SimulatedVenue:
             self.broker,
             base_topic,
             {name: [topic_of[d] for d in members] for name, members in (groups or {}).items()},
-            lambda topic, payload: self.devices[by_topic[topic]].receive(payload),
+            self._groupcast(by_topic),
         )
         self._tick_s = tick_s
         self._ticker: threading.Thread | None = None
@@ -197,6 +205,16 @@ class SimulatedVenue:
         self._ticker.start()
         self._start_faults()
         log.info("started %d simulated devices on %s", len(self.devices), self.broker.display())
+
+    def _groupcast(self, by_topic: Mapping[str, str]) -> Callable[[str, bytes], None]:
+        """A group `/set` reaches each member that has power and is on the network, as a Zigbee groupcast does."""
+
+        def deliver(topic: str, payload: bytes) -> None:
+            device = self.devices[by_topic[topic]]
+            if not device.offline and device.connected:
+                device.receive(payload)
+
+        return deliver
 
     def wait_connected(self, timeout: float) -> bool:
         """True once every device is connected (and has announced itself), False after `timeout` seconds."""

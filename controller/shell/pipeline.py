@@ -123,7 +123,9 @@ class Pipeline:
         for command in result.commands:
             answered_later |= self._carry_out(command, origin)
         if not answered_later:
-            self.recorder.when_durable(durable, lambda: self._answer(origin, result.reply))
+            self.recorder.when_durable(
+                durable, lambda: self._answer(origin, result.reply), lambda exc: self._refuse(origin, exc)
+            )
         if not isinstance(input, msg.Tick | msg.CommandsSent):
             self.dispatcher.wake()
 
@@ -150,6 +152,11 @@ class Pipeline:
         elif origin is not None and not origin.done():
             origin.set_result(reply)
 
+    def _refuse(self, origin: Origin, exc: BaseException) -> None:
+        """Not stored: an API call gets the error; an MQTT message stays unacknowledged (delivered again)."""
+        if isinstance(origin, asyncio.Future) and not origin.done():
+            origin.set_exception(exc)
+
     def _ack(self, message: Message) -> None:
         if self.bus is not None:
             self.bus.ack(message)
@@ -171,7 +178,11 @@ class Pipeline:
             error = FieldError("(payload)", f"could not be stored: {type(exc).__name__}")
             self._apply(msg.Rejected(command.topic, (error,)), message)
             return
-        self._apply(msg.ProfileStored(command.profile, version, "mqtt", changed), message)
+        try:
+            self._apply(msg.ProfileStored(command.profile, version, "mqtt", changed), message)
+        except Exception:  # a rule that failed: logged and acknowledged, never left holding an in-flight slot
+            log.exception("profile %s from the hub could not be applied", command.profile.community_id)
+            self._ack(message)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """A background task that is kept (not garbage-collected mid-flight) and whose failure is not silent."""

@@ -143,8 +143,11 @@ class EventRecord:
     def emit_all(
         self, events: Sequence[tuple[str, dict[str, Any], Sequence[Mutation], bool]], ts: datetime
     ) -> list[asyncio.Future[int] | None]:
-        """Queue several events (type, payload, mutations, durable) together: each is serialised and checked first,
-        so one that cannot be stored (`UnstorableEvent`) queues none of them. A future for each durable one."""
+        """Queue several events (type, payload, mutations, durable) in order: each is serialised and checked first,
+        so one that cannot be stored (`UnstorableEvent`) queues none of them. A future for each durable one.
+
+        The writer may still commit them in two transactions (it takes what is queued when it wakes); a crash in
+        between keeps the first part, whose input is not acknowledged and so comes again."""
         if self._failed is not None:
             raise RecordError(f"the event record at {self.path} cannot be written: {self._failed}") from self._failed
         bodies = []

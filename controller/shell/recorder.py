@@ -40,8 +40,14 @@ class Recorder:
         futures = [f for f in self.record.emit_all(items, now) if f is not None]
         return futures[-1] if futures else None
 
-    def when_durable(self, future: asyncio.Future[int] | None, then: Callable[[], None]) -> None:
-        """Call `then` once `future` is committed (at once without one); a failed commit stops the venue instead."""
+    def when_durable(
+        self,
+        future: asyncio.Future[int] | None,
+        then: Callable[[], None],
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        """Call `then` once `future` is committed (at once without one). A failed commit stops the venue instead,
+        and `failed` hears why (an API call waiting for the answer gets the error, not silence)."""
         if future is None:
             then()
             return
@@ -52,6 +58,8 @@ class Recorder:
             exc = f.exception()
             if exc is not None:
                 self.fail(exc)
+                if failed is not None:
+                    failed(exc)
             else:
                 then()
 

@@ -220,3 +220,23 @@ def test_the_database_and_its_wal_are_private_to_their_owner(tmp_path: Path) -> 
     assert modes["r.db"] == 0o600
     assert modes["r.db-wal"] == 0o600
     record.close()
+
+
+def test_a_commit_that_fails_answers_whoever_waits_with_the_error_and_stops_the_venue() -> None:
+    """An HTTP check-in waiting for its event must get the error, not wait for ever while the service stops."""
+    from controller.shell.recorder import Recorder
+
+    class FailingRecord:
+        pass
+
+    async def go() -> tuple[list[str], BaseException | None, bool]:
+        recorder = Recorder(FailingRecord())  # type: ignore[arg-type]
+        heard: list[str] = []
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        recorder.when_durable(future, lambda: heard.append("answered"), lambda exc: heard.append(f"refused: {exc}"))
+        future.set_exception(RecordError("disk full"))
+        await asyncio.sleep(0)
+        return heard, recorder.failure, recorder.failed.is_set()
+
+    heard, failure, stopped = asyncio.run(go())
+    assert heard == ["refused: disk full"] and isinstance(failure, RecordError) and stopped

@@ -109,3 +109,9 @@ def test_the_venue_config_narrows_a_range_but_never_widens_it() -> None:
 @pytest.mark.parametrize("kelvin", [2200, 2700, 3000, 4000, 5000, 6500])
 def test_the_white_of_a_black_body_colour_is_its_own_temperature(kelvin: int) -> None:
     assert abs(xy_to_kelvin(kelvin_to_xy(kelvin)) - kelvin) <= kelvin * 0.02
+
+
+def test_a_lamp_on_a_smart_plug_takes_on_and_off_only() -> None:
+    plug = caps("E160x/E170x/E190x", "light")
+    assert plug.fields == {"on"}
+    assert adapt(LightState(on=True, brightness=60.0, color_temp_k=2700), plug)[0] == LightState(on=True)

@@ -82,3 +82,13 @@ def test_lights_that_want_one_payload_go_as_their_group_and_a_group_with_a_stran
         "bar-pendant": None,
         "bar-strip": None,
     }
+
+
+def test_a_valve_that_reports_both_setpoints_is_read_by_the_one_it_is_commanded_with() -> None:
+    z2m, _ = driver()
+    report = json.dumps({"occupied_heating_setpoint": 17, "current_heating_setpoint": 21.5}).encode()
+    seen = z2m.observe("zigbee2mqtt/hvac", report, retain=False)
+    assert seen is not None and seen[0].state == ClimateState(target_c=17.0)  # type: ignore[union-attr]
+    z2m.observe("zigbee2mqtt/bridge/devices", devices_payload(hvac="TV02-Zigbee"), retain=True)
+    seen = z2m.observe("zigbee2mqtt/hvac", report, retain=False)
+    assert seen is not None and seen[0].state == ClimateState(target_c=21.5)  # type: ignore[union-attr]
