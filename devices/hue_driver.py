@@ -10,6 +10,7 @@ exists. Observations are handed to `deliver` on the event loop; the venue core d
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -92,16 +93,24 @@ class HueDriver:
                 continue
             link = HueLink(name, settings, self._client(settings.host, username), self)
             self.links[name] = link
-            tasks.append(asyncio.create_task(link.run(), name=f"hue-{name}"))
+            task = asyncio.create_task(link.run(), name=f"hue-{name}")
+            task.add_done_callback(functools.partial(self._link_ended, name))
+            tasks.append(task)
         try:
-            if tasks:
-                await asyncio.gather(*tasks)
-            else:
-                await asyncio.Event().wait()
+            await asyncio.Event().wait()  # each link runs on its own: one bridge's failure stops no other
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _link_ended(self, name: str, task: asyncio.Task[None]) -> None:
+        """A link only ends by a bug: said loudly, and its lights are offline (not silently left as they were)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("hue bridge %s: its link stopped", name, exc_info=task.exception())
+        self.links.pop(name, None)
+        failure = DriverFailure(name, "link", f"the link stopped: {task.exception()!r}")
+        self._deliver([failure, *(Availability(d.id, False, "hue") for d in self.lights[name])])
 
     # -- what the links report (LinkObserver), on the loop --------------------------------------------------------
 
