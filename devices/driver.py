@@ -38,6 +38,8 @@ class Command:
     device_id: str
     change: DeviceState
     transition_s: float | None = None
+    on_time_s: float | None = None
+    """Switch itself off after this long (Zigbee2MQTT's `on_time`): a diffuser plug's on-phase."""
 
 
 @dataclass(frozen=True, slots=True)

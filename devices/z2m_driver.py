@@ -155,6 +155,8 @@ class Z2MDriver:
             payload = to_z2m(
                 command.change, transition_s=command.transition_s, mired_range=mireds, setpoint_key=caps.setpoint_key
             )
+            if command.on_time_s is not None and payload.get("state") == "ON":
+                payload["on_time"] = command.on_time_s  # a plug that switches itself off (docs/contract.md §7)
             payloads[str(topics.config.topic)] = (command, payload)
         lights = {name: payload for name, (c, payload) in payloads.items() if isinstance(c.change, LightState)}
         via: dict[str, str] = {}  # friendly name -> the group whose command reaches it

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml
 
-from firmware_sim.definitions import light_model, models, valve_model
+from firmware_sim.definitions import is_switch, light_model, models, valve_model
 
 KINDS = ("light", "thermostat", "speaker", "scent")
 DEFAULT_BASE_TOPIC = "zigbee2mqtt"
@@ -79,6 +79,8 @@ class DeviceSpec:
     color_temp_range: tuple[int, int] | None = None
     zone: str | None = None
     model: str | None = None
+    plug: bool = False
+    """A scent diffuser on a smart plug: the simulated device is the plug (state and on_time)."""
     """A real device's Zigbee2MQTT model (firmware_sim/definitions.json): the device behaves as its definition."""
 
 
@@ -145,13 +147,19 @@ def parse_devices(entries: Any, path: str = "devices") -> tuple[DeviceSpec, ...]
         if model is not None:
             if model not in models():
                 raise ConfigError(f"{where}.model", f"no definition of {model!r}; known: {', '.join(models())}")
-            fits = light_model(model) if kind == "light" else valve_model(model) if kind == "thermostat" else None
-            if fits is None:
+            if kind == "light":
+                fits = light_model(model) is not None
+            elif kind == "thermostat":
+                fits = valve_model(model) is not None
+            else:  # a diffuser is only ever a real Zigbee device as the plug it hangs on
+                fits = kind == "scent" and entry.get("plug") is True and is_switch(model)
+            if not fits:
                 raise ConfigError(f"{where}.model", f"{model!r} is not a {kind}")
         ids.add(device_id)
         topics.add(topic)
         zone = entry.get("zone")
-        spec = DeviceSpec(device_id, str(kind), topic, mireds, str(zone) if zone is not None else None, model)
+        plug = entry.get("plug", False) is True
+        spec = DeviceSpec(device_id, str(kind), topic, mireds, str(zone) if zone is not None else None, model, plug)
         specs.append(spec)
     return tuple(specs)
 

@@ -18,7 +18,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LightModel", "ValveModel", "bridge_entry", "definition", "light_model", "models", "valve_model"]
+__all__ = [
+    "LightModel",
+    "ValveModel",
+    "bridge_entry",
+    "definition",
+    "is_switch",
+    "light_model",
+    "models",
+    "valve_model",
+]
 
 _SETTABLE = 0b010
 
@@ -99,6 +108,11 @@ def valve_model(model: str) -> ValveModel | None:
         modes,
         definition(model)["vendor"] in _STOPS_AT_FIRST_ERROR,
     )
+
+
+def is_switch(model: str) -> bool:
+    """A plug or relay: its definition switches `state` and nothing more."""
+    return any(f.get("property") == "state" for f in _features(model, "switch"))
 
 
 def bridge_entry(friendly_name: str, model: str | None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from firmware_sim.faults import (
     plausible_change,
 )
 from firmware_sim.light import LightFirmware
+from firmware_sim.plug import PlugFirmware
 from firmware_sim.scent import ScentFirmware
 from firmware_sim.speaker import SpeakerFirmware
 from firmware_sim.thermal import ThermalParams
@@ -86,6 +87,8 @@ def build_device(
         return SimDevice(spec.id, spec.topic, firmware, broker, **options)
     if spec.kind == "speaker":
         return SimDevice(spec.id, spec.topic, SpeakerFirmware(), broker, **options)
+    if spec.kind == "scent" and spec.plug:
+        return SimDevice(spec.id, spec.topic, PlugFirmware(), broker, **options)
     if spec.kind == "scent":
         return SimDevice(spec.id, spec.topic, ScentFirmware(), broker, **options)
     raise ValueError(f"unknown device kind {spec.kind!r}")

@@ -259,6 +259,11 @@ class DeviceConfig(DocumentModel):
     """Hue only: the bridge's light number."""
     color_temp_range: tuple[Mired, Mired] | None = None
     """Lights only: the mireds this light supports; narrows what Zigbee2MQTT or the Hue bridge says."""
+    plug: bool = False
+    """Scent only: a diffuser on a smart plug. `intensity` becomes a duty cycle: on for `intensity` % of each
+    `cycle_s`, each on-phase sent with the plug's own `on_time`, so a service that stops cannot leave it on."""
+    cycle_s: Annotated[float, Field(ge=10, le=86400)] = 300.0
+    """With `plug`: the length of one on/off cycle, in seconds."""
     model: Annotated[str, Field(max_length=100)] | None = None
     """Informational: the device's Zigbee2MQTT model (its definition's `model`, e.g. `TV02-Zigbee`). The
     controller learns what a device can take from `bridge/devices`; the simulator plays this model."""
@@ -307,6 +312,8 @@ class DeviceConfig(DocumentModel):
                     "low must be below high, like [153, 454]",
                     [low, high],
                 )
+        if self.plug and (self.kind != "scent" or self.driver != "mqtt"):
+            problems.add(("plug",), "plug_scent_only", "only for a scent device on mqtt (a diffuser on a plug)", True)
         problems.raise_if_any("DeviceConfig")
         return self
 

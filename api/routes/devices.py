@@ -17,4 +17,4 @@ router = APIRouter(prefix="/api/v1", tags=["devices"])
 @router.get("/devices", response_model=list[DeviceView], responses=ADMIN_ONLY)
 async def devices(ctx: Ctx, _: Admin) -> list[dict[str, Any]]:
     """Each device: desired and reported state (human units, `color_hex` for lights), online, last seen."""
-    return devices_view(ctx.service.state)
+    return devices_view(ctx.service.state, ctx.service.clock())

@@ -42,7 +42,7 @@ def _report(work: Work, device: DeviceConfig, report: Report, mono: float) -> No
     state, now = report.state, work.now
     mireds = mireds_of(device, work.capabilities)
     zones = work.resolution.zones if work.resolution is not None else {}
-    desired, _ = wanted(device, zones, work.capabilities)
+    desired, _ = wanted(device, zones, work.capabilities, work.now)
     override_minutes = work.venue.policy.override_minutes
     manual = report.live and override_minutes > 0 and is_manual_change(shadow, state, desired, now, mireds)
     if report.live and shadow.online is not True:

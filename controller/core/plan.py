@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from controller.core.duty import plug_state
 from controller.core.resolve import ZoneAmbience
 from controller.core.shadow import Shadow
 from devices.capabilities import DeviceCapabilities, adapt, of_device
 from devices.compare import differences
 from devices.driver import Command
-from devices.states import DeviceState
+from devices.states import DeviceState, ScentState
 from devices.units import DEFAULT_MIRED_RANGE, MiredRange
 from profiles.venue import ALL_ZONES, DeviceConfig
 
@@ -23,13 +24,20 @@ __all__ = ["DEFAULT_MIRED_RANGE", "Command", "desired_for", "plan", "wanted"]
 
 
 def wanted(
-    device: DeviceConfig, zones: Mapping[str, ZoneAmbience], capabilities: Mapping[str, DeviceCapabilities]
+    device: DeviceConfig,
+    zones: Mapping[str, ZoneAmbience],
+    capabilities: Mapping[str, DeviceCapabilities],
+    now: datetime | None = None,
 ) -> tuple[DeviceState | None, tuple[str, ...]]:
-    """The desired state of one device as it can take it, and how it was adapted (`devices.capabilities.adapt`)."""
+    """The desired state of one device as it can take it, and how it was adapted (`devices.capabilities.adapt`);
+    a diffuser on a plug as its duty cycle's phase at `now` (`controller.core.duty`), when given."""
     desired, _ = desired_for(device, zones)
     if desired is None:
         return None, ()
-    return adapt(desired, of_device(device, capabilities))
+    adapted, notes = adapt(desired, of_device(device, capabilities))
+    if device.plug and now is not None and isinstance(adapted, ScentState):
+        return plug_state(adapted, device.cycle_s, now)[0], notes
+    return adapted, notes
 
 
 def desired_for(device: DeviceConfig, zones: Mapping[str, ZoneAmbience]) -> tuple[DeviceState | None, float | None]:
@@ -73,8 +81,13 @@ def plan(
         caps = of_device(device, learned)
         if (want := adapted.get((id(desired), caps))) is None:
             want = adapted[(id(desired), caps)] = adapt(desired, caps)[0]
-        span = caps.mireds or DEFAULT_MIRED_RANGE
         expected = None if shadow.resync else shadow.expected(now)
+        if device.plug and isinstance(want, ScentState):  # a new state each time: not memoised by identity
+            phase, on_time = plug_state(want, device.cycle_s, now)
+            if (change := differences(phase, expected)) is not None:
+                commands.append(Command(device.id, change, on_time_s=on_time if phase.on else None))
+            continue
+        span = caps.mireds or DEFAULT_MIRED_RANGE
         key = (id(want), expected, span)
         if key in memo:
             change = memo[key]

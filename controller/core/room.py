@@ -60,7 +60,7 @@ def _record_adaptations(work: Work, resolution: Resolution) -> None:
     for device in work.site.devices.values():
         if device.id in work.site.learned and device.id not in work.capabilities:
             continue  # not yet known: nothing to say
-        _, notes = wanted(device, resolution.zones, work.capabilities)
+        _, notes = wanted(device, resolution.zones, work.capabilities, work.now)
         if work.adapted.get(device.id, ()) != notes:
             work.adapted = work.adapted.set(device.id, notes)
             if notes:

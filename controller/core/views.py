@@ -3,6 +3,7 @@ values in human units, computed from a `VenueState` and nothing else."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from controller.core.plan import wanted
@@ -29,14 +30,15 @@ def state_view(state: VenueState) -> dict[str, Any]:
     return view
 
 
-def devices_view(state: VenueState) -> list[dict[str, Any]]:
+def devices_view(state: VenueState, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each device: desired, reported, online, last seen (human units; `color_hex` for people), and whether it is
-    in sync by `devices/compare.py`'s tolerances: the server's judgement, which the dashboard shows."""
+    in sync by `devices/compare.py`'s tolerances: the server's judgement, which the dashboard shows. With `now`, a
+    diffuser on a plug shows its duty cycle's phase as desired."""
     zones = state.resolution.zones if state.resolution is not None else {}
     out: list[dict[str, Any]] = []
     for device in state.site.venue.devices:
         shadow = state.shadows.get(device.id, Shadow())
-        desired, adapted = wanted(device, zones, state.capabilities)
+        desired, adapted = wanted(device, zones, state.capabilities, now)
         out.append(
             {
                 "id": device.id,

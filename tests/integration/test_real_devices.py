@@ -123,3 +123,34 @@ def test_a_zone_whose_lights_want_one_state_gets_one_group_command(mosquitto: Mo
             assert {p["device_id"] for p in sent} == {"lounge-lamp-1", "lounge-lamp-2"}
 
     run(scenario)
+
+
+def test_a_diffuser_on_a_plug_runs_its_duty_cycle_with_the_plugs_own_off_timer(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    """book-club's scent at 40 % of a 10 s cycle: 4 s on, 6 s off, each on-command with `on_time` so the plug
+    switches itself off if the controller is gone; the plug's reports are never taken for a person's change."""
+    base = example_venue(mosquitto.url, tmp_path)
+    devices = [
+        d.model_copy(update={"plug": True, "cycle_s": 10.0, "model": "E160x/E170x/E190x"}) if d.id == "diffuser" else d
+        for d in base.devices
+    ]
+    config = base.model_copy(update={"devices": devices})
+    set_topic = f"{config.mqtt.base_topic}/diffuser/set"
+
+    async def scenario() -> None:
+        async with running_venue(config) as v:
+            watch = await asyncio.to_thread(Observer, config.mqtt.url, [set_topic])
+            try:
+                v.kiosk.checkin("ana", "book-club")
+                v.kiosk.checkin("ben", "book-club")
+                for expected in ("ON", "OFF", "ON", "OFF"):
+                    await wait_until(lambda e=expected: v.device("diffuser")["state"] == e, 12, f"the plug {expected}")
+                commands = [m.json() for m in watch.history]
+            finally:
+                watch.close()
+            ons = [c for c in commands if c.get("state") == "ON"]
+            assert ons and all(0 < c["on_time"] <= 4 + 5 for c in ons), commands
+            assert not [e for e in v.events("manual_override") if e.payload["device_id"] == "diffuser"]
+
+    run(scenario)

@@ -47,3 +47,12 @@ def test_the_models_read_their_definitions() -> None:
     entry = bridge_entry("hvac", "TV02-Zigbee")
     assert entry["friendly_name"] == "hvac" and entry["definition"]["model"] == "TV02-Zigbee"
     assert bridge_entry("speaker", None)["definition"] is None
+
+
+def test_a_plug_switches_itself_off_when_its_on_time_runs_out_and_says_so() -> None:
+    plug = build_device(DeviceSpec("plug", "scent", "plug", plug=True), BROKER).firmware
+    on = plug.apply({"state": "ON", "on_time": 30}, 100.0)
+    assert on.accepted == ("state", "on_time") and on.state.report(100.0) == {"state": "ON"}
+    assert on.state.advance(129.0).on and not on.state.advance(130.0).on
+    assert on.state.advance(130.0).wants_report({"state": "ON"}, 0.0)
+    assert plug.apply({"intensity": 40}, 0.0).accepted == ()  # a plug has no intensity
