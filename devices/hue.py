@@ -194,14 +194,13 @@ def light_capabilities(light: Mapping[str, Any]) -> HueCapabilities:
 
 def device_capabilities(light: Mapping[str, Any]) -> DeviceCapabilities:
     """A light's capabilities as the venue core reads every device's (`devices.capabilities`)."""
-    return as_device_capabilities(light_capabilities(light))
-
-
-def as_device_capabilities(caps: HueCapabilities) -> DeviceCapabilities:
+    caps = light_capabilities(light)
     return DeviceCapabilities("hue", caps.fields, caps.mireds if "color_temp_k" in caps.fields else None)
 
 
-def supported(state: LightState, caps: HueCapabilities) -> LightState:
+def supported(state: LightState, caps: HueCapabilities | DeviceCapabilities) -> LightState:
     """`state` without the fields the light cannot take (a colour on a white-only bulb, say)."""
-    kept = {name: value for name, value in set_fields(state).items() if name in caps.fields}
-    return LightState(**kept)
+    if caps.fields is None:
+        return state
+    fields = caps.fields
+    return LightState(**{name: value for name, value in set_fields(state).items() if name in fields})

@@ -16,17 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from devices.capabilities import of_device
+from devices.capabilities import DeviceCapabilities, of_device
 from devices.driver import Availability, Capabilities, Command, DriverFailure, Observation, Report, Sent
-from devices.hue import (
-    HueCapabilities,
-    as_device_capabilities,
-    device_capabilities,
-    from_hue,
-    light_capabilities,
-    supported,
-    to_hue,
-)
+from devices.hue import device_capabilities, from_hue, supported, to_hue
 from devices.hue_client import HueApiError, HueClient, HueError, HueUnauthorized, HueUnreachable
 from devices.hue_link import HueLink
 from devices.states import LightState
@@ -63,7 +55,7 @@ class HueDriver:
                 self.lights[device.bridge].append(device)
                 self._devices[device.id] = device
         self.links: dict[str, HueLink] = {}
-        self._caps: dict[str, HueCapabilities] = {}
+        self._caps: dict[str, DeviceCapabilities] = {}  # as each light's last poll described it
 
     def owns(self, device: DeviceConfig) -> bool:
         return device.id in self._devices
@@ -121,9 +113,9 @@ class HueDriver:
             if light is None:
                 seen.append(Availability(device.id, False, "hue"))
                 continue
-            self._caps[device.id] = light_capabilities(light)
+            caps = self._caps[device.id] = device_capabilities(light)
             state, reachable = from_hue(light)
-            seen += [Capabilities(device.id, device_capabilities(light)), Availability(device.id, reachable, "hue")]
+            seen += [Capabilities(device.id, caps), Availability(device.id, reachable, "hue")]
             if reachable:
                 seen.append(Report(device.id, state, live=True))
         self._deliver(seen)
@@ -162,12 +154,10 @@ class HueDriver:
             change = command.change
             if not isinstance(change, LightState):
                 continue  # a hue device is a light (the venue config refuses any other kind)
-            caps = self._caps.get(device.id)
-            if caps is not None:
-                change = supported(change, caps)  # a white-only bulb is not sent a colour it would refuse
-            # The range the venue core compares with: the bulb's, narrowed by the config (devices.capabilities).
-            learned = {device.id: as_device_capabilities(caps)} if caps is not None else {}
-            mireds = of_device(device, learned).mireds or DEFAULT_MIRED_RANGE
+            # As the venue core sees it: the bulb's own, narrowed by the config (devices.capabilities).
+            caps = of_device(device, self._caps)
+            change = supported(change, caps)  # a white-only bulb is not sent a colour it would refuse
+            mireds = caps.mireds or DEFAULT_MIRED_RANGE
             body = to_hue(change, command.transition_s, mireds)
             if body:
                 light_id = str(device.light)

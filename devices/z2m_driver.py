@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from devices.capabilities import DeviceCapabilities, from_exposes, of_device
 from devices.driver import Availability, Capabilities, Command, Observation, Report, Sent
@@ -45,7 +46,8 @@ class Z2MDriver:
         self.groups_topic = f"{base}/bridge/groups"
         self._publish = publish
         self._names: dict[str, str] = {}  # ieee address -> friendly name, from bridge/devices
-        self._groups: dict[str, frozenset[str]] = {}  # group friendly name -> its members' ieee addresses
+        self._group_ieees: dict[str, frozenset[str]] = {}  # group friendly name -> members' ieee, bridge/groups
+        self._groups: dict[str, frozenset[str]] = {}  # group friendly name -> members' friendly names
         self._caps: dict[str, DeviceCapabilities] = {}
         self._connected = connected
         self._devices: dict[str, _Topics] = {}
@@ -103,13 +105,8 @@ class Z2MDriver:
     def _bridge_devices(self, payload: bytes) -> list[Observation]:
         """`bridge/devices`: each of our devices' definition (`friendly_name` is its topic) and what its exposes
         say it can take. A device without a definition (not yet interviewed) keeps the defaults."""
-        try:
-            listed = json.loads(payload)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            log.warning("%s: not a JSON list of devices; capabilities stay as they are", self.devices_topic)
-            return []
         seen: list[Observation] = []
-        for entry in listed if isinstance(listed, list) else ():
+        for entry in _listed(payload, self.devices_topic, "capabilities"):
             name = entry.get("friendly_name") if isinstance(entry, dict) else None
             if isinstance(name, str) and isinstance(ieee := entry.get("ieee_address"), str):
                 self._names[ieee] = name
@@ -121,28 +118,27 @@ class Z2MDriver:
             if caps is not None:
                 self._caps[topics.config.id] = caps
                 seen.append(Capabilities(topics.config.id, caps))
+        self._regroup()
         return seen
 
     def _bridge_groups(self, payload: bytes) -> None:
         """`bridge/groups`: each group's friendly name and its members (by ieee address)."""
-        try:
-            listed = json.loads(payload)
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            log.warning("%s: not a JSON list of groups; groups stay as they are", self.groups_topic)
-            return
         groups: dict[str, frozenset[str]] = {}
-        for entry in listed if isinstance(listed, list) else ():
+        for entry in _listed(payload, self.groups_topic, "groups"):
             name = entry.get("friendly_name") if isinstance(entry, dict) else None
             members = entry.get("members") if isinstance(entry, dict) else None
             if isinstance(name, str) and isinstance(members, list):
                 ieees = {m.get("ieee_address") for m in members if isinstance(m, dict)}
                 groups[name] = frozenset(i for i in ieees if isinstance(i, str))
-        self._groups = groups
+        self._group_ieees = groups
+        self._regroup()
 
-    def _member_names(self) -> dict[str, frozenset[str]]:
-        """Groups by their members' friendly names; a member the bridge did not list keeps its address, so a group
-        with a light that is not ours is never used (it would change that light too)."""
-        return {name: frozenset(self._names.get(i, i) for i in members) for name, members in self._groups.items()}
+    def _regroup(self) -> None:
+        """Groups by their members' friendly names, once per list that arrives (not per command); a member the
+        bridge did not list keeps its address, so a group with a light that is not ours is never used (it would
+        change that light too)."""
+        names = self._names
+        self._groups = {name: frozenset(names.get(i, i) for i in ieees) for name, ieees in self._group_ieees.items()}
 
     def send(self, commands: Sequence[Command]) -> list[Sent]:
         """One planning round: lights that want the very same payload go as one group command where Zigbee2MQTT
@@ -161,10 +157,9 @@ class Z2MDriver:
         lights = {name: payload for name, (c, payload) in payloads.items() if isinstance(c.change, LightState)}
         via: dict[str, str] = {}  # friendly name -> the group whose command reaches it
         if self._groups:
-            members = self._member_names()
-            for gid, body in choose_groups(lights, members, max_groups=None).groups.items():
+            for gid, body in choose_groups(lights, self._groups, max_groups=None).groups.items():
                 self._publish(f"{self.base}/{gid}/set", json.dumps(body, separators=(",", ":")))
-                via.update(dict.fromkeys(members[gid], gid))
+                via.update(dict.fromkeys(self._groups[gid], gid))
         sent: list[Sent] = []
         for name, (command, payload) in payloads.items():
             group = via.get(name)
@@ -175,3 +170,15 @@ class Z2MDriver:
                 topic = f"{self.base}/{group}/set"
             sent.append(Sent(command.device_id, command.change, payload, topic=topic, group=group))
         return sent
+
+
+def _listed(payload: bytes, topic: str, what: str) -> list[Any]:
+    """One of the bridge's retained lists; [] (and a warning: `what` stays as it is) for one that is not a list."""
+    try:
+        listed = json.loads(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        listed = None
+    if not isinstance(listed, list):
+        log.warning("%s: not a JSON list; %s stay as they are", topic, what)
+        return []
+    return listed

@@ -39,27 +39,34 @@ def on_tick(work: Work, tick: msg.Tick) -> None:
     # A changed ambience concerns every device; otherwise only those with news since last time (a venue's
     # devices answering one check-in must not cost a full plan each: that grows with the square).
     devices = work.site.devices
-    if tick.plan_all or work.plan_all or previous is None or previous.zones != resolution.zones:
-        if work.plan_all or previous is None or previous.zones != resolution.zones:
-            _record_adaptations(work, resolution)
+    # What each device is asked changes with the ambience or with what a device can take (`work.plan_all`).
+    asked_anew = work.plan_all or previous is None or previous.zones != resolution.zones
+    if asked_anew:
+        _record_adaptations(work, resolution)
+    if asked_anew or tick.plan_all:
         planned = list(devices.values())
     else:
         planned = [devices[d] for d in work.dirty | tick.also if d in devices]
     work.plan_all = False
     work.dirty = frozenset()
-    # A device whose driver learns what it can take (a Hue light, from the bridge's first poll) is asked nothing
-    # before it has: a dimmable bulb sent a colour temperature answers an error, and some bridges break on it.
-    planned = [d for d in planned if d.id not in work.site.learned or d.id in work.capabilities]
+    planned = [d for d in planned if _described(work, d.id)]
     commands = plan(planned, resolution.zones, work.shadows, now, capabilities=work.capabilities)
     if commands:
         work.command(Drive(tuple(commands)))
 
 
+def _described(work: Work, device_id: str) -> bool:
+    """False for a device whose driver learns what it can take (a Hue light, from the bridge's first poll) before
+    it has: it is asked nothing yet (a dimmable bulb sent a colour temperature answers an error, and some bridges
+    break on it), and there is nothing to say about adapting to it."""
+    return device_id not in work.site.learned or device_id in work.capabilities
+
+
 def _record_adaptations(work: Work, resolution: Resolution) -> None:
     """Each device whose wanted state it cannot take as it is: recorded once when that changes, never each tick."""
     for device in work.site.devices.values():
-        if device.id in work.site.learned and device.id not in work.capabilities:
-            continue  # not yet known: nothing to say
+        if not _described(work, device.id):
+            continue
         _, notes = wanted(device, resolution.zones, work.capabilities, work.now)
         if work.adapted.get(device.id, ()) != notes:
             work.adapted = work.adapted.set(device.id, notes)

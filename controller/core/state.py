@@ -104,7 +104,7 @@ class VenueState:
         return capabilities_of(device, self.capabilities)
 
     def mireds_for(self, device: DeviceConfig) -> MiredRange:
-        return capabilities_of(device, self.capabilities).mireds or DEFAULT_MIRED_RANGE
+        return mireds_of(device, self.capabilities)
 
 
 def mireds_of(device: DeviceConfig, learned: Mapping[str, DeviceCapabilities]) -> MiredRange:

@@ -74,8 +74,7 @@ class Pipeline:
                 self._apply(item.input, item.reply)
             except Exception as exc:
                 log.exception("%s could not be handled", type(item.input).__name__)
-                if item.reply is not None and not item.reply.done():
-                    item.reply.set_exception(exc)
+                self._refuse(item.reply, exc)
             return
         self.stats.messages += 1
         try:
@@ -104,7 +103,7 @@ class Pipeline:
             durable = self.recorder.commit(result.events, now)
         except UnstorableEvent as exc:
             if isinstance(origin, asyncio.Future):
-                origin.set_exception(exc)
+                self._refuse(origin, exc)
             elif isinstance(origin, Message) and not isinstance(input, msg.Rejected):
                 self._apply(msg.Rejected(origin.topic, (FieldError("(payload)", f"cannot be stored: {exc}"),)), origin)
             else:
@@ -114,8 +113,7 @@ class Pipeline:
             return
         except RecordError as exc:
             self.recorder.fail(exc)
-            if isinstance(origin, asyncio.Future) and not origin.done():
-                origin.set_exception(exc)
+            self._refuse(origin, exc)
             return
         self.state = result.state
         self.stats.count(result.events)
@@ -153,7 +151,7 @@ class Pipeline:
             origin.set_result(reply)
 
     def _refuse(self, origin: Origin, exc: BaseException) -> None:
-        """Not stored: an API call gets the error; an MQTT message stays unacknowledged (delivered again)."""
+        """Not done: an API call gets the error; an MQTT message stays unacknowledged (delivered again)."""
         if isinstance(origin, asyncio.Future) and not origin.done():
             origin.set_exception(exc)
 
