@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from controller.shell.bus import BrokerAddress
+from controller.shell.bus import BrokerAddress, short_client
 from devices.capabilities import DeviceCapabilities, of_device
 from devices.driver import Capabilities
 from devices.hue import device_capabilities
@@ -36,12 +35,8 @@ def _bridge_devices(venue: VenueConfig, env: Mapping[str, str], wait_s: float) -
     got = threading.Event()
     payload: list[bytes] = []
     topic = f"{venue.mqtt.base_topic}/bridge/devices"
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"ambience-devices-{os.getpid()}")
-    if venue.mqtt.username is not None:
-        password = env.get(venue.mqtt.password_env) if venue.mqtt.password_env else None
-        client.username_pw_set(venue.mqtt.username, password)
-    if address.tls:
-        client.tls_set()
+    password = env.get(venue.mqtt.password_env) if venue.mqtt.password_env else None
+    client = short_client(address, f"ambience-devices-{os.getpid()}", venue.mqtt.username, password)
     client.on_connect = lambda c, *_: c.subscribe(topic, qos=0)
 
     def on_message(_c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:

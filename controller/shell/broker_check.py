@@ -45,10 +45,9 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from controller.core.topics import Topics
-from controller.shell.bus import BrokerAddress
+from controller.shell.bus import BrokerAddress, short_client
 from profiles.venue import VenueConfig
 
 log = logging.getLogger(__name__)
@@ -178,13 +177,7 @@ class _Probe:
         self.echoed = False
         self.published = False
         self._barrier: int | None = None
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"ambience-check-{uuid.uuid4().hex[:12]}", protocol=mqtt.MQTTv311
-        )
-        if username is not None:
-            client.username_pw_set(username, password)
-        if address.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+        client = short_client(address, f"ambience-check-{uuid.uuid4().hex[:12]}", username, password)
         client.on_connect = self._connected
         client.on_subscribe = self._subscribed
         client.on_message = self._message

@@ -62,6 +62,17 @@ class BrokerAddress:
         return BrokerAddress(parts.hostname, parts.port or (8883 if tls else 1883), tls)
 
 
+def short_client(address: BrokerAddress, client_id: str, username: str | None, password: str | None) -> mqtt.Client:
+    """A plain client for a short session beside the service (the broker check, `ambience devices`): MQTT 3.1.1
+    like every client of ours, the venue's credentials, and TLS with a verified certificate for `mqtts://`."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311)
+    if username is not None:
+        client.username_pw_set(username, password)
+    if address.tls:
+        client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+    return client
+
+
 class Bus:
     """`async with Bus(...) as bus:` connects (in the background, retrying forever) and disconnects on exit."""
 
