@@ -28,14 +28,14 @@ from controller.core.venue import step
 from devices.z2m_driver import Z2MDriver
 from profiles.loader import load_profile, load_venue
 from profiles.venue import DeviceConfig
+from testkit.z2m import bridge_devices, definitions
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ZHC = ROOT / ".cache" / "zhc"
-FIXTURE = ROOT / "tests" / "fixtures" / "z2m_definitions.json"
 SIM_DEFINITIONS = ROOT / "firmware_sim" / "definitions.json"
-DEFINITIONS: dict[str, Any] = json.loads(FIXTURE.read_text())
+DEFINITIONS: dict[str, Any] = definitions()
 COMMUNITIES = ("house", "book-club", "spicy-tech-gossip")
 T0 = datetime(2026, 12, 8, 19, 0, tzinfo=UTC)
 
@@ -91,8 +91,7 @@ def planned_payloads(learned: bool) -> list[dict[str, Any]]:
         driver = Z2MDriver(venue, lambda topic, payload, sent=wire: sent.append((topic, payload)), lambda: True)
         state = VenueState.initial(venue, profiles=profiles, forced=None if community == "house" else community)
         if learned:
-            listed = [{"friendly_name": t, "definition": {"model": m, **DEFINITIONS[m]}} for t, m in model_of.items()]
-            seen = driver.observe(f"{venue.mqtt.base_topic}/bridge/devices", json.dumps(listed).encode(), retain=True)
+            seen = driver.observe(f"{venue.mqtt.base_topic}/bridge/devices", bridge_devices(model_of), retain=True)
             state = step(state, msg.Observed(tuple(seen or ()), 0.0), T0).state
         result = step(state, msg.Tick(plan_all=True), T0)
         for command in result.commands:

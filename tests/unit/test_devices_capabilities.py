@@ -3,8 +3,6 @@ scripts/z2m_definitions.mjs on zigbee-herdsman-converters 26.112.0), and wanted 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +10,9 @@ import pytest
 from devices.capabilities import UNKNOWN, DeviceCapabilities, adapt, from_exposes, narrowed, xy_to_kelvin
 from devices.states import AudioState, ClimateState, LightState
 from devices.units import hex_to_xy, kelvin_to_xy
+from testkit.z2m import definitions
 
-DEFINITIONS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "fixtures" / "z2m_definitions.json").read_text()
-)
+DEFINITIONS: dict[str, Any] = definitions()
 
 
 def caps(model: str, kind: str) -> DeviceCapabilities:

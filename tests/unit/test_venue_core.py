@@ -29,6 +29,7 @@ from devices.z2m_driver import Z2MDriver
 from profiles.loader import load_profile, load_venue
 from profiles.profile import Lighting
 from profiles.store import ProfileVersion
+from testkit.z2m import bridge_devices
 
 ROOT = Path(__file__).resolve().parents[2]
 VENUE = load_venue(ROOT / "examples" / "venue.yaml")
@@ -222,17 +223,8 @@ def test_a_step_carries_every_field_of_the_state_it_does_not_change() -> None:
     assert Work(before, T0).done().state == before
 
 
-def bridge_devices(**models: str) -> bytes:
-    """Zigbee2MQTT's retained `bridge/devices`, with the real definitions of tests/fixtures/z2m_definitions.json."""
-    definitions = json.loads((ROOT / "tests" / "fixtures" / "z2m_definitions.json").read_text())
-    listed = [
-        {"friendly_name": name, "definition": {"model": model, **definitions[model]}} for name, model in models.items()
-    ]
-    return json.dumps(listed).encode()
-
-
 def learn(venue: RecordingVenue, **models: str) -> None:
-    seen = venue.driver.observe("zigbee2mqtt/bridge/devices", bridge_devices(**models), retain=True)
+    seen = venue.driver.observe("zigbee2mqtt/bridge/devices", bridge_devices(models), retain=True)
     assert seen
     venue.feed(msg.Observed(tuple(seen), 0.0))
 

@@ -10,10 +10,10 @@ from devices.driver import Capabilities, Command
 from devices.states import ClimateState, LightState
 from devices.z2m_driver import Z2MDriver
 from profiles.loader import load_venue
+from testkit.z2m import bridge_devices, ieee
 
 ROOT = Path(__file__).resolve().parents[2]
 VENUE = load_venue(ROOT / "examples" / "venue.yaml")
-DEFINITIONS = json.loads((ROOT / "tests" / "fixtures" / "z2m_definitions.json").read_text())
 
 
 def driver() -> tuple[Z2MDriver, list[tuple[str, Any]]]:
@@ -21,22 +21,9 @@ def driver() -> tuple[Z2MDriver, list[tuple[str, Any]]]:
     return Z2MDriver(VENUE, lambda topic, payload: wire.append((topic, json.loads(payload))), lambda: True), wire
 
 
-def devices_payload(**named: str | None) -> bytes:
-    return json.dumps(
-        [
-            {
-                "friendly_name": name,
-                "ieee_address": f"0x{i:016x}",
-                "definition": None if model is None else {"model": model, **DEFINITIONS[model]},
-            }
-            for i, (name, model) in enumerate(named.items())
-        ]
-    ).encode()
-
-
 def groups_payload(**groups: list[int]) -> bytes:
     listed = [
-        {"id": n, "friendly_name": name, "members": [{"ieee_address": f"0x{i:016x}", "endpoint": 1} for i in members]}
+        {"id": n, "friendly_name": name, "members": [{"ieee_address": ieee(i), "endpoint": 1} for i in members]}
         for n, (name, members) in enumerate(groups.items(), start=1)
     ]
     return json.dumps(listed).encode()
@@ -45,7 +32,7 @@ def groups_payload(**groups: list[int]) -> bytes:
 def test_bridge_devices_gives_each_known_device_its_capabilities_and_ignores_the_rest() -> None:
     z2m, _ = driver()
     seen = z2m.observe(
-        "zigbee2mqtt/bridge/devices", devices_payload(hvac="TV02-Zigbee", stranger="LED1545G12"), retain=True
+        "zigbee2mqtt/bridge/devices", bridge_devices(dict(hvac="TV02-Zigbee", stranger="LED1545G12")), retain=True
     )
     assert seen is not None and [type(s) for s in seen] == [Capabilities]
     assert isinstance(seen[0], Capabilities) and seen[0].device_id == "hvac"
@@ -57,7 +44,7 @@ def test_a_valve_is_sent_the_setpoint_key_it_exposes() -> None:
     z2m, wire = driver()
     z2m.send([Command("hvac", ClimateState(target_c=21.0, mode="heat"))])
     assert wire == [("zigbee2mqtt/hvac/set", {"occupied_heating_setpoint": 21.0, "system_mode": "heat"})]
-    z2m.observe("zigbee2mqtt/bridge/devices", devices_payload(hvac="TV02-Zigbee"), retain=True)
+    z2m.observe("zigbee2mqtt/bridge/devices", bridge_devices(dict(hvac="TV02-Zigbee")), retain=True)
     wire.clear()
     z2m.send([Command("hvac", ClimateState(target_c=21.0, mode="heat"))])
     assert wire == [("zigbee2mqtt/hvac/set", {"current_heating_setpoint": 21.0, "system_mode": "heat"})]
@@ -66,7 +53,7 @@ def test_a_valve_is_sent_the_setpoint_key_it_exposes() -> None:
 def test_lights_that_want_one_payload_go_as_their_group_and_a_group_with_a_stranger_is_never_used() -> None:
     z2m, wire = driver()
     names = {"lounge_lamp_1": None, "lounge_lamp_2": None, "bar_pendant": None, "bar_strip": None, "other": None}
-    z2m.observe("zigbee2mqtt/bridge/devices", devices_payload(**names), retain=True)
+    z2m.observe("zigbee2mqtt/bridge/devices", bridge_devices(names), retain=True)
     z2m.observe("zigbee2mqtt/bridge/groups", groups_payload(lounge=[0, 1], bar_and_more=[2, 3, 4]), retain=True)
     warm = LightState(on=True, brightness=80.0, color_temp_k=2700)
     ids = ("lounge-lamp-1", "lounge-lamp-2", "bar-pendant", "bar-strip")
@@ -89,6 +76,6 @@ def test_a_valve_that_reports_both_setpoints_is_read_by_the_one_it_is_commanded_
     report = json.dumps({"occupied_heating_setpoint": 17, "current_heating_setpoint": 21.5}).encode()
     seen = z2m.observe("zigbee2mqtt/hvac", report, retain=False)
     assert seen is not None and seen[0].state == ClimateState(target_c=17.0)  # type: ignore[union-attr]
-    z2m.observe("zigbee2mqtt/bridge/devices", devices_payload(hvac="TV02-Zigbee"), retain=True)
+    z2m.observe("zigbee2mqtt/bridge/devices", bridge_devices(dict(hvac="TV02-Zigbee")), retain=True)
     seen = z2m.observe("zigbee2mqtt/hvac", report, retain=False)
     assert seen is not None and seen[0].state == ClimateState(target_c=21.5)  # type: ignore[union-attr]
